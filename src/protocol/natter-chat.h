@@ -71,4 +71,18 @@ JsonObject      *natter_chat_ack_error_new        (NatterChatError  error,
 gboolean         natter_chat_ack_check            (JsonNode        *ack,
                                                    GError         **error);
 
+/* Type-checked readers for objects that came from the network: they return
+ * NULL / FALSE / the default on a missing member or a wrong type, and never
+ * warn (json-glib's own getters emit criticals on a type mismatch). */
+const char      *natter_chat_json_get_string      (JsonObject      *object,
+                                                   const char      *member);
+gboolean         natter_chat_json_get_int         (JsonObject      *object,
+                                                   const char      *member,
+                                                   gint64          *value);
+gboolean         natter_chat_json_get_boolean     (JsonObject      *object,
+                                                   const char      *member,
+                                                   gboolean         default_value);
+JsonObject      *natter_chat_json_get_object      (JsonObject      *object,
+                                                   const char      *member);
+
 G_END_DECLS
