@@ -303,9 +303,10 @@ natter_sio_packet_decode (const char  *text,
                        "Payload is not JSON: %s", json_error->message);
           return NULL;
         }
-      data = json_node_ref (json_parser_get_root (parser));
-      if (data == NULL)
+      /* White space alone parses to no root at all. */
+      if (json_parser_get_root (parser) == NULL)
         return fail (error, NATTER_PROTOCOL_ERROR_BAD_JSON, "Payload is not JSON");
+      data = json_node_ref (json_parser_get_root (parser));
     }
 
   if (!payload_is_valid (type, data))
