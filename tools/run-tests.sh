@@ -1,28 +1,58 @@
 #!/usr/bin/env bash
-# Builds Natter warning-free and runs every test suite, then prints one
-# closing line "N passed, N failed, N skipped" for people and CI alike.
+# Builds Natter warning-free and runs every test suite twice: once in a
+# normal build, and once built by clang with AddressSanitizer,
+# UndefinedBehaviorSanitizer and LeakSanitizer, where the fuzz targets also
+# run for a bounded time. Ends with one line "N passed, N failed, N skipped".
+#
+#   NATTER_SANITIZE=0   skip the sanitizer build (a quicker local run)
+#   extra arguments     are passed to both `meson test` runs (e.g. --suite server)
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 build="${NATTER_TEST_BUILD_DIR:-$top/_build}"
+sanitize_build="$build-sanitize"
 cd "$top"
 
-if [ ! -f "$build/build.ninja" ]; then
-  meson setup "$build" --werror || { echo "0 passed, 1 failed"; exit 1; }
+failed_setup=0
+logs=()
+
+run_suites () {
+  local dir=$1; shift
+  meson test -C "$dir" --print-errorlogs --num-processes 2 "$@"
+  logs+=("$dir/meson-logs/testlog.json")
+}
+
+if { [ -f "$build/build.ninja" ] || meson setup "$build" --werror; } && meson compile -C "$build"; then
+  run_suites "$build" --no-suite fuzz "$@"
+else
+  failed_setup=$((failed_setup + 1))
 fi
 
-if ! meson compile -C "$build"; then
-  echo "0 passed, 1 failed"
-  exit 1
+if [ "${NATTER_SANITIZE:-1}" != 0 ]; then
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
+  export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+  export LSAN_OPTIONS="suppressions=$top/tests/lsan.supp:print_suppressions=0"
+  if { [ -f "$sanitize_build/build.ninja" ] ||
+       CC=clang meson setup "$sanitize_build" --werror -Dfuzzing=true \
+         -Db_sanitize=address,undefined -Db_lundef=false -Dapp=disabled -Dbench=false; } &&
+     meson compile -C "$sanitize_build"; then
+    run_suites "$sanitize_build" --suite protocol --suite server --suite client --suite cli \
+      --suite security --suite fuzz "$@"
+  else
+    failed_setup=$((failed_setup + 1))
+  fi
 fi
 
-meson test -C "$build" --print-errorlogs --num-processes 2 "$@"
-status=$?
-
-python3 - "$build/meson-logs/testlog.json" <<'PY'
+python3 - "$failed_setup" "${logs[@]}" <<'PY'
 import json, sys
-passed = failed = skipped = 0
-with open(sys.argv[1]) as log:
+passed = skipped = 0
+failed = int(sys.argv[1])
+for path in sys.argv[2:]:
+    try:
+        log = open(path)
+    except OSError:
+        failed += 1
+        continue
     for line in log:
         result = json.loads(line).get("result")
         if result in ("OK", "EXPECTEDFAIL"):
@@ -32,5 +62,5 @@ with open(sys.argv[1]) as log:
         else:
             failed += 1
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
+sys.exit(1 if failed else 0)
 PY
-exit $status

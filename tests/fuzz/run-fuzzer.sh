@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs one libFuzzer target for a bounded time on a scratch copy of its seed
+# corpus. A crash, leak or timeout fails the test; the input that caused it is
+# left in the build dir, to be added to tests/fuzz/corpus/ as a regression case.
+set -euo pipefail
+target=$1 corpus=$2 seconds=${NATTER_FUZZ_SECONDS:-$3}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cp -r "$corpus"/. "$work/"
+artifacts="$(dirname "$target")/fuzz-artifacts/$(basename "$target")-"
+mkdir -p "$(dirname "$artifacts")"
+"$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+  -print_final_stats=1 -artifact_prefix="$artifacts" "$work" 2>&1 | tail -n 25
