@@ -1,0 +1,332 @@
+#!/usr/bin/env python3
+"""bench/run.py: run one load scenario against natter-server and against the
+reference (the official Node socket.io 4.8 server, bench/reference/) in
+turns, A B A B…, and print a table of medians with the ratio Natter/reference.
+
+    python3 bench/run.py [--build-dir build-interop] [--rounds 2] SCENARIO…
+    SCENARIO: idle | fanout | rooms | storm | all
+
+Server on CPU 0, natter-load on CPU 1 (taskset), loopback only. Every run
+is bounded: natter-load stops by itself (fixed steps, set-up deadline) and
+the runner kills what it started. Raw JSON lines of every run are saved in
+BUILD/bench-results/.
+
+natter-server signs users in with argon2id (interactive limits), which makes
+registering thousands of users take minutes; so the users are registered once
+into a template data dir (BUILD/bench-data/), their tokens saved, and each
+run starts natter-server on a fresh copy of that template. The in-memory
+reference registers its users in every run (not timed in any result).
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.path.dirname(HERE)
+USERS = 5000          # users in the natter template; every scenario fits in it
+PREFIX = 'u'          # user names b<PREFIX>_<i>
+
+SCENARIOS = {
+    # 10,000 signed-in, joined connections (2 per user, rooms of 50 users),
+    # spread over 4 source addresses, held idle for 10 s.
+    'idle': dict(args=['-n', '10000', '-u', '5000', '-k', '50', '--sources', '4',
+                       '--hold', '10'], timeout=900),
+    # One room of 1,000 members, 100-byte messages, doubling rate until p99
+    # passes 100 ms (5 s per step).
+    'fanout': dict(args=['-n', '1000', '-u', '1000', '-k', '1000',
+                         '--rates', '25,50,100,200,400,800,1600,3200',
+                         '--step-seconds', '5', '--drain-seconds', '5',
+                         '--p99-stop-ms', '100'], timeout=900),
+    # 5,000 connections in 1,000 rooms of 5, each member sending 1 message/s
+    # (5,000 messages/s in all), 10 s.
+    'rooms': dict(args=['-n', '5000', '-u', '5000', '-k', '5', '--sources', '2',
+                        '--rates', '5000', '--step-seconds', '10', '--drain-seconds', '5',
+                        '--p99-stop-ms', '1000000'], timeout=900),
+    # 5,000 clients connecting at once (signed in beforehand): time until all
+    # have joined their rooms.
+    'storm': dict(args=['-n', '5000', '-u', '5000', '-k', '5', '--sources', '2',
+                        '--storm', '--setup-timeout', '120'], timeout=600),
+}
+
+NATTER_CONFIG = """[limits]
+max-connections=60000
+max-connections-per-address=60000
+send-rate=1000000
+send-burst=1000000
+"""
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(port, proc, deadline_s=30):
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f'server exited with {proc.returncode}')
+        try:
+            with urllib.request.urlopen(f'http://127.0.0.1:{port}/api/v1/health', timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError('server not healthy in time')
+
+
+class Server:
+    def __init__(self, kind, build, workdir):
+        self.kind = kind
+        self.build = build
+        self.workdir = workdir
+        self.proc = None
+
+    def start(self, data_template=None):
+        self.port = free_port()
+        logf = open(os.path.join(self.workdir, f'{self.kind}-{self.port}.log'), 'w')
+        if self.kind == 'natter':
+            data = os.path.join(self.workdir, f'data-{self.port}')
+            if data_template:
+                shutil.copytree(data_template, data)
+            else:
+                os.makedirs(data)
+            conf = os.path.join(self.workdir, 'natter-bench.conf')
+            with open(conf, 'w') as f:
+                f.write(NATTER_CONFIG)
+            cmd = [os.path.join(self.build, 'src', 'server', 'natter-server'),
+                   '--address', '127.0.0.1', '--port', str(self.port),
+                   '--data-dir', data, '--config', conf]
+        else:
+            cmd = ['node', os.path.join(HERE, 'reference', 'server.js'),
+                   '--host', '127.0.0.1', '--port', str(self.port)]
+        self.proc = subprocess.Popen(['taskset', '-c', '0'] + cmd, stdout=logf, stderr=logf)
+        wait_healthy(self.port, self.proc)
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+def run_load(build, port, pid, args, timeout, tokens=None, prefix=PREFIX):
+    cmd = ['taskset', '-c', '1', os.path.join(build, 'bench', 'natter-load'),
+           '--port', str(port), '--server-pid', str(pid), '--prefix', prefix] + args
+    if tokens:
+        cmd += ['--tokens', tokens]
+    log('  $ ' + ' '.join(cmd[3:]))
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    events = [json.loads(line) for line in p.stdout.splitlines() if line.startswith('{')]
+    if p.returncode != 0:
+        log(f'  natter-load exit {p.returncode}: {p.stderr.strip()[-500:]}')
+    return events, p.returncode
+
+
+def natter_template(build, workdir, fresh):
+    """Registers USERS users once; returns (template dir, tokens file)."""
+    base = os.path.join(build, 'bench-data')
+    tmpl = os.path.join(base, 'natter-template')
+    tokens = os.path.join(base, 'natter-tokens.txt')
+    if not fresh and os.path.isdir(tmpl) and os.path.isfile(tokens):
+        return tmpl, tokens
+    shutil.rmtree(base, ignore_errors=True)
+    os.makedirs(base)
+    log(f'registering {USERS} users in a natter-server template (argon2id; takes a while)…')
+    srv = Server('natter', build, workdir).start()
+    try:
+        shutil.rmtree(tmpl, ignore_errors=True)
+        t0 = time.monotonic()
+        events, rc = run_load(build, srv.port, srv.proc.pid,
+                              ['-n', str(USERS), '-u', str(USERS), '--register-only',
+                               '--http-concurrency', '4', '--setup-timeout', '3000'],
+                              timeout=3600, tokens=tokens)
+        log(f'  registered in {time.monotonic() - t0:.0f} s: {events}')
+        if rc != 0:
+            raise RuntimeError('registration failed')
+    finally:
+        srv.stop()
+    data = [d for d in os.listdir(workdir) if d.startswith('data-')][0]
+    shutil.copytree(os.path.join(workdir, data), tmpl)
+    return tmpl, tokens
+
+
+def metrics(scenario, events):
+    """The figures of one run, by name."""
+    by = {}
+    for e in events:
+        by.setdefault(e['event'], []).append(e)
+    m = {}
+    conn = by.get('connect', [{}])[0]
+    m['joined'] = conn.get('joined')
+    m['connect_s'] = conn.get('seconds')
+    if conn.get('first_error'):
+        m['first_error'] = conn['first_error']
+    if scenario == 'idle':
+        hold = by.get('hold', [{}])[0]
+        before = conn.get('server_rss_before_kb')
+        after = hold.get('server_rss_kb')
+        if before and after and conn.get('joined'):
+            m['rss_before_mib'] = before / 1024
+            m['rss_after_mib'] = after / 1024
+            m['kib_per_conn'] = (after - before) / conn['joined']
+        m['closed_during_hold'] = hold.get('closed')
+        m['idle_cpu_s'] = hold.get('server_cpu_s')
+    elif scenario == 'fanout':
+        steps = by.get('step', [])
+        good = [s for s in steps if 0 <= s['p99_ms'] <= 100 and s['delivered'] >= 0.99 * s['expected']]
+        m['steps'] = [(s['rate'], round(s['deliveries_per_s']), s['p50_ms'], s['p99_ms'],
+                       round(s['gen_cpu_pct'])) for s in steps]
+        if good:
+            best = max(good, key=lambda s: s['deliveries_per_s'])
+            m['sustained_deliveries_s'] = best['deliveries_per_s']
+            m['sustained_rate'] = best['rate']
+            half = [s for s in steps if abs(s['rate'] - best['rate'] / 2) < 1e-6]
+            if half:
+                m['p99_half_load_ms'] = half[0]['p99_ms']
+                m['p50_half_load_ms'] = half[0]['p50_ms']
+            m['gen_cpu_pct_at_best'] = best['gen_cpu_pct']
+            m['server_cpu_ms_per_1k'] = best['server_cpu_ms_per_1k_deliveries']
+    elif scenario == 'rooms':
+        s = (by.get('step') or [{}])[0]
+        for k in ('deliveries_per_s', 'p50_ms', 'p99_ms', 'server_cpu_ms_per_1k_deliveries',
+                  'gen_cpu_pct', 'sent', 'expected', 'delivered'):
+            m[k] = s.get(k)
+        m['ack_errors'] = s.get('ack_errors')
+        m['server_rss_mib'] = (s.get('server_rss_kb') or 0) / 1024
+    elif scenario == 'storm':
+        m['failed'] = conn.get('failed')
+        m['server_cpu_s'] = conn.get('server_cpu_s')
+    return m
+
+
+def run_scenario(name, build, rounds, workdir, tmpl, tokens):
+    spec = SCENARIOS[name]
+    results = {'natter': [], 'reference': []}
+    for r in range(rounds):
+        for kind in ('natter', 'reference'):
+            log(f'[{name}] round {r + 1}/{rounds}: {kind}')
+            srv = Server(kind, build, workdir)
+            try:
+                srv.start(data_template=tmpl if kind == 'natter' else None)
+                events, rc = run_load(build, srv.port, srv.proc.pid, spec['args'], spec['timeout'],
+                                      tokens=tokens if kind == 'natter' else None)
+                alive = srv.proc.poll() is None
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                log(f'  failed: {e}')
+                events, rc, alive = [], -1, srv.proc is not None and srv.proc.poll() is None
+            finally:
+                srv.stop()
+                for d in os.listdir(workdir):
+                    if d.startswith('data-'):
+                        shutil.rmtree(os.path.join(workdir, d), ignore_errors=True)
+            m = metrics(name, events)
+            m['exit'] = rc
+            m['server_survived'] = alive
+            log('  ' + json.dumps(m))
+            results[kind].append({'events': events, 'metrics': m})
+    return results
+
+
+TABLE_ROWS = {
+    'idle': [('joined', 'connections joined', '{:.0f}'),
+             ('kib_per_conn', 'server RSS per connection (KiB)', '{:.1f}'),
+             ('rss_after_mib', 'server RSS with all connections (MiB)', '{:.1f}'),
+             ('connect_s', 'time to connect+join all (s)', '{:.2f}')],
+    'fanout': [('sustained_deliveries_s', 'sustained deliveries/s (p99 ≤ 100 ms)', '{:.0f}'),
+               ('p99_half_load_ms', 'p99 latency at half that load (ms)', '{:.2f}'),
+               ('p50_half_load_ms', 'p50 latency at half that load (ms)', '{:.2f}'),
+               ('server_cpu_ms_per_1k', 'server CPU per 1,000 deliveries at best (ms)', '{:.2f}'),
+               ('gen_cpu_pct_at_best', 'natter-load CPU at best step (%)', '{:.0f}')],
+    'rooms': [('deliveries_per_s', 'deliveries/s (25,000 offered)', '{:.0f}'),
+              ('server_cpu_ms_per_1k_deliveries', 'server CPU per 1,000 deliveries (ms)', '{:.2f}'),
+              ('p50_ms', 'p50 latency (ms)', '{:.2f}'),
+              ('p99_ms', 'p99 latency (ms)', '{:.2f}'),
+              ('server_rss_mib', 'server RSS (MiB)', '{:.1f}'),
+              ('gen_cpu_pct', 'natter-load CPU (%)', '{:.0f}')],
+    'storm': [('connect_s', '5,000 clients: time until all joined (s)', '{:.2f}'),
+              ('joined', 'joined', '{:.0f}'),
+              ('failed', 'failed', '{:.0f}'),
+              ('server_cpu_s', 'server CPU during the storm (s)', '{:.2f}')],
+}
+
+
+def median_of(runs, key):
+    vals = [r['metrics'].get(key) for r in runs]
+    vals = [v for v in vals if isinstance(v, (int, float))]
+    return statistics.median(vals) if vals else None
+
+
+def table(name, results):
+    lines = [f'### {name}', '',
+             '| metric | natter-server | reference (socket.io 4.8) | Natter/reference |',
+             '|---|---:|---:|---:|']
+    for key, label, fmt in TABLE_ROWS[name]:
+        a = median_of(results['natter'], key)
+        b = median_of(results['reference'], key)
+        fa = fmt.format(a) if a is not None else '—'
+        fb = fmt.format(b) if b is not None else '—'
+        ratio = f'{a / b:.2f}' if a is not None and b else '—'
+        lines.append(f'| {label} | {fa} | {fb} | {ratio} |')
+    n = len(results['natter'])
+    lines.append('')
+    lines.append(f'Medians of {n} alternating runs each.')
+    return '\n'.join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('scenarios', nargs='+', choices=list(SCENARIOS) + ['all'])
+    ap.add_argument('--build-dir', default=os.path.join(SOURCE, 'build'))
+    ap.add_argument('--rounds', type=int, default=2)
+    ap.add_argument('--fresh', action='store_true', help='register the natter template again')
+    opts = ap.parse_args()
+    build = os.path.abspath(opts.build_dir)
+    for exe in (os.path.join(build, 'bench', 'natter-load'),
+                os.path.join(build, 'src', 'server', 'natter-server')):
+        if not os.path.exists(exe):
+            sys.exit(f'run.py: {exe} is missing; build first (meson compile -C {build})')
+    if not os.path.isdir(os.path.join(SOURCE, 'tests', 'interop', 'node_modules')):
+        sys.exit('run.py: run "npm ci" in tests/interop first (the reference needs socket.io)')
+    names = list(SCENARIOS) if 'all' in opts.scenarios else opts.scenarios
+    outdir = os.path.join(build, 'bench-results')
+    os.makedirs(outdir, exist_ok=True)
+    workdir = tempfile.mkdtemp(prefix='natter-bench-')
+    stamp = time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())
+    tables = []
+    try:
+        tmpl, tokens = natter_template(build, workdir, opts.fresh)
+        for name in names:
+            results = run_scenario(name, build, opts.rounds, workdir, tmpl, tokens)
+            with open(os.path.join(outdir, f'{stamp}-{name}.json'), 'w') as f:
+                json.dump(results, f, indent=1)
+            t = table(name, results)
+            tables.append(t)
+            print(t + '\n', flush=True)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f'raw results: {outdir}/{stamp}-*.json')
+
+
+if __name__ == '__main__':
+    main()
