@@ -12,13 +12,9 @@
 // temporary data dir; it is killed at the end. Every wait is an event or a
 // poll with a deadline; nothing sleeps for a fixed time.
 
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startServer, withTimeout } from './harness.mjs';
 import { randomUUID, randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 
@@ -48,107 +44,6 @@ for (let i = 0; i < args.length; i++) {
 if (!mode) {
   console.error('usage: natter-server-scenario.mjs --natter-server PATH | --reference | --url URL');
   process.exit(2);
-}
-
-// ------------------------------------------------------------------ helpers
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function startServer() {
-  if (mode === 'url')
-    return { base: target.replace(/\/$/, ''), stop: async () => {} };
-
-  let child;
-  let dataDir = null;
-  let base;
-  const output = [];
-  if (mode === 'reference') {
-    child = spawn(process.execPath, [path.join(HERE, 'reference-server.js'), '--port', '0'],
-                  { stdio: ['ignore', 'pipe', 'pipe'] });
-  } else {
-    if (!target || !fs.existsSync(target)) {
-      console.log(`1..0 # SKIP natter-server binary not found at ${target}`);
-      process.exit(77);
-    }
-    const port = await freePort();
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'natter-interop-'));
-    child = spawn(target, ['--address', '127.0.0.1', '--port', String(port), '--data-dir', dataDir],
-                  { stdio: ['ignore', 'pipe', 'pipe'] });
-    base = `http://127.0.0.1:${port}`;
-  }
-  child.stdout.setEncoding('utf8');
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d) => output.push(d));
-  let exited = null;
-  const exitPromise = once(child, 'exit').then(([code, signal]) => { exited = { code, signal }; });
-
-  const ready = new Promise((resolve, reject) => {
-    exitPromise.then(() => reject(new Error(
-      `server exited early (${JSON.stringify(exited)}): ${output.join('').slice(-2000)}`)));
-    let buf = '';
-    child.stdout.on('data', (d) => {
-      output.push(d);
-      buf += d;
-      const m = /listening on (\d+)/.exec(buf);
-      if (mode === 'reference' && m)
-        resolve(`http://127.0.0.1:${m[1]}`);
-    });
-    if (mode === 'natter') {
-      // Poll /api/v1/health until it answers 200.
-      const deadline = Date.now() + 20000;
-      const poll = async () => {
-        while (Date.now() < deadline && exited === null) {
-          try {
-            const r = await fetch(`${base}/api/v1/health`);
-            if (r.status === 200)
-              return resolve(base);
-          } catch {
-            // not listening yet
-          }
-          await new Promise((r) => setTimeout(r, 50));
-        }
-        reject(new Error('natter-server did not answer /api/v1/health within 20 s'));
-      };
-      poll();
-    }
-  });
-
-  base = await withTimeout(ready, 25000, 'server start');
-  return {
-    base,
-    async stop() {
-      const already = exited !== null;
-      if (!already) {
-        child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await exitPromise;
-        clearTimeout(t);
-      }
-      if (dataDir)
-        fs.rmSync(dataDir, { recursive: true, force: true });
-      return already ? exited : null;
-    },
-    output,
-  };
 }
 
 // ---------------------------------------------------------------- the client
@@ -216,8 +111,18 @@ class Client {
     }), WAIT_TIMEOUT, `${this.user} connect`);
   }
 
+  // A server may rate-limit `send` (natter-server: 10/s per user, bursts of
+  // 20): like a real client, retry a rate_limited answer until a deadline.
   async call(event, payload) {
-    const ack = await this.socket.timeout(WAIT_TIMEOUT).emitWithAck(event, payload);
+    const deadline = Date.now() + 3 * WAIT_TIMEOUT;
+    let ack;
+    for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
+      ack = await this.socket.timeout(WAIT_TIMEOUT).emitWithAck(event, payload);
+      if (!(ack && ack.ok === false && ack.error === 'rate_limited' && Date.now() < deadline))
+        break;
+      this.rateLimited = (this.rateLimited || 0) + 1;
+      await new Promise((r) => setTimeout(r, delay));
+    }
     assert.ok(ack !== null && typeof ack === 'object' && !Array.isArray(ack),
               `${event} ack must be one object, got ${JSON.stringify(ack)}`);
     assert.equal(typeof ack.ok, 'boolean', `${event} ack has no boolean ok: ${JSON.stringify(ack)}`);
@@ -586,7 +491,7 @@ step('logout: 204, the token dies and its sockets close', async () => {
 
 // ------------------------------------------------------------------ run them
 
-const server = await startServer().catch((e) => {
+const server = await startServer(mode, target).catch((e) => {
   console.log('1..1');
   console.log(`not ok 1 - server start\n  # ${e.message.replace(/\n/g, '\n  # ')}`);
   process.exit(1);
