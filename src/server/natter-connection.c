@@ -1,0 +1,643 @@
+/* natter-connection.c: one Engine.IO session over a WebSocket; see the
+ * header for what it does and leaves to others. */
+#include "natter-connection.h"
+
+#include "natter-auth.h"
+#include "natter-metered-stream.h"
+
+/* How long an orderly close may take before the socket is cut. */
+#define CLOSE_GRACE_MS 1000
+
+struct _NatterConnection
+{
+  GObject                  parent_instance;
+
+  SoupWebsocketConnection *ws;
+  NatterMeteredStream     *metered;
+  GSocket                 *socket;
+  NatterSioDecoder        *decoder;
+  NatterMetrics           *metrics;
+
+  char                    *sid;
+  char                    *remote_address;
+  char                    *user;
+  char                    *token_hash;
+
+  guint                    ping_interval_ms;
+  guint                    ping_timeout_ms;
+  guint                    connect_timeout_ms;
+  guint64                  max_message_bytes;
+  guint64                  max_backlog_bytes;
+
+  guint                    ping_id;
+  guint                    pong_id;
+  guint                    connect_id;
+  guint                    grace_id;
+  guint                    too_big_id;
+
+  guint64                  bytes_handed;   /* wire bytes queued, headers included */
+
+  guint                    engine_only : 1;
+  guint                    connected : 1;
+  guint                    closing : 1;
+  guint                    closed : 1;
+};
+
+G_DEFINE_FINAL_TYPE (NatterConnection, natter_connection, G_TYPE_OBJECT)
+
+enum {
+  PACKET,
+  MESSAGE,
+  CLOSED,
+  N_SIGNALS
+};
+
+static guint signals [N_SIGNALS];
+
+static void
+natter_connection_clear_timers (NatterConnection *self)
+{
+  g_clear_handle_id (&self->ping_id, g_source_remove);
+  g_clear_handle_id (&self->pong_id, g_source_remove);
+  g_clear_handle_id (&self->connect_id, g_source_remove);
+  g_clear_handle_id (&self->grace_id, g_source_remove);
+  g_clear_handle_id (&self->too_big_id, g_source_remove);
+}
+
+static void
+natter_connection_dispose (GObject *object)
+{
+  NatterConnection *self = NATTER_CONNECTION (object);
+
+  natter_connection_clear_timers (self);
+
+  if (self->metered != NULL)
+    natter_metered_stream_disarm (self->metered);
+
+  if (self->ws != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->ws, self);
+      if (soup_websocket_connection_get_state (self->ws) != SOUP_WEBSOCKET_STATE_CLOSED)
+        natter_connection_abort (self);
+    }
+
+  g_clear_object (&self->ws);
+  g_clear_object (&self->metered);
+  g_clear_object (&self->socket);
+
+  G_OBJECT_CLASS (natter_connection_parent_class)->dispose (object);
+}
+
+static void
+natter_connection_finalize (GObject *object)
+{
+  NatterConnection *self = NATTER_CONNECTION (object);
+
+  g_clear_pointer (&self->decoder, natter_sio_decoder_free);
+  g_free (self->sid);
+  g_free (self->remote_address);
+  g_free (self->user);
+  g_free (self->token_hash);
+
+  G_OBJECT_CLASS (natter_connection_parent_class)->finalize (object);
+}
+
+static void
+natter_connection_class_init (NatterConnectionClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = natter_connection_dispose;
+  object_class->finalize = natter_connection_finalize;
+
+  /* A whole Socket.IO packet (transfer none: valid during the emission). */
+  signals [PACKET] = g_signal_new ("packet", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
+  /* engine-only sessions: a MESSAGE payload, as text (binary FALSE) or bytes. */
+  signals [MESSAGE] = g_signal_new ("message", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                    0, NULL, NULL, NULL, G_TYPE_NONE, 2,
+                                    G_TYPE_BOOLEAN, G_TYPE_BYTES);
+  signals [CLOSED] = g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                   0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+}
+
+static void
+natter_connection_init (NatterConnection *self)
+{
+}
+
+/* ---- closing ------------------------------------------------------------ */
+
+void
+natter_connection_abort (NatterConnection *self)
+{
+  g_return_if_fail (NATTER_IS_CONNECTION (self));
+
+  /* shutdown(2), not close(2): libsoup still polls the descriptor, sees EOF
+   * on its next read and tears the session down through its usual path. */
+  if (self->socket != NULL && !g_socket_is_closed (self->socket))
+    g_socket_shutdown (self->socket, TRUE, TRUE, NULL);
+}
+
+static gboolean
+grace_expired_cb (gpointer user_data)
+{
+  NatterConnection *self = user_data;
+
+  self->grace_id = 0;
+  natter_connection_abort (self);
+  return G_SOURCE_REMOVE;
+}
+
+void
+natter_connection_close (NatterConnection *self,
+                         gushort           code,
+                         const char       *reason)
+{
+  g_return_if_fail (NATTER_IS_CONNECTION (self));
+
+  if (self->closing || self->closed)
+    return;
+  self->closing = TRUE;
+
+  g_clear_handle_id (&self->ping_id, g_source_remove);
+  g_clear_handle_id (&self->pong_id, g_source_remove);
+  g_clear_handle_id (&self->connect_id, g_source_remove);
+
+  g_debug ("connection %s (%s): closing %u %s", self->sid, self->remote_address,
+           code, reason != NULL ? reason : "");
+
+  if (soup_websocket_connection_get_state (self->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_close (self->ws, code, reason);
+  self->grace_id = g_timeout_add (CLOSE_GRACE_MS, grace_expired_cb, self);
+}
+
+gboolean
+natter_connection_is_closed (NatterConnection *self)
+{
+  g_return_val_if_fail (NATTER_IS_CONNECTION (self), TRUE);
+
+  return self->closed || self->closing;
+}
+
+static void
+ws_closed_cb (SoupWebsocketConnection *ws,
+              NatterConnection        *self)
+{
+  if (self->closed)
+    return;
+
+  self->closed = TRUE;
+  natter_connection_clear_timers (self);
+  g_debug ("connection %s (%s): closed", self->sid, self->remote_address);
+
+  g_object_ref (self);
+  g_signal_emit (self, signals [CLOSED], 0);
+  g_object_unref (self);
+}
+
+static void
+protocol_violation (NatterConnection *self,
+                    const char       *what)
+{
+  g_debug ("connection %s (%s): %s", self->sid, self->remote_address, what);
+  natter_connection_close (self, NATTER_CLOSE_PROTOCOL_ERROR, what);
+}
+
+/* ---- sending ------------------------------------------------------------ */
+
+static gsize
+frame_overhead (gsize payload_len)
+{
+  /* Server frames are not masked. */
+  return payload_len < 126 ? 2 : payload_len <= 0xffff ? 4 : 10;
+}
+
+guint64
+natter_connection_get_backlog (NatterConnection *self)
+{
+  guint64 written;
+
+  g_return_val_if_fail (NATTER_IS_CONNECTION (self), 0);
+
+  written = natter_metered_stream_get_bytes_written (self->metered);
+  /* libsoup's own pongs and close frames are written but not handed by us. */
+  return self->bytes_handed > written ? self->bytes_handed - written : 0;
+}
+
+static void
+account_sent (NatterConnection *self,
+              gsize             len)
+{
+  guint64 backlog;
+
+  self->bytes_handed += len + frame_overhead (len);
+  self->metrics->bytes_out_total += len;
+
+  backlog = natter_connection_get_backlog (self);
+  if (self->max_backlog_bytes > 0 && backlog > self->max_backlog_bytes)
+    {
+      g_message ("connection %s (%s): %" G_GUINT64_FORMAT " bytes not read by the peer, "
+                 "cutting it off", self->sid, self->remote_address, backlog);
+      self->metrics->backlog_disconnects_total++;
+      self->closing = TRUE;
+      natter_connection_abort (self);
+    }
+}
+
+static gboolean
+can_send (NatterConnection *self)
+{
+  return !self->closed && !self->closing &&
+         soup_websocket_connection_get_state (self->ws) == SOUP_WEBSOCKET_STATE_OPEN;
+}
+
+void
+natter_connection_send_frame (NatterConnection *self,
+                              const char       *frame)
+{
+  g_return_if_fail (NATTER_IS_CONNECTION (self));
+
+  if (!can_send (self))
+    return;
+  soup_websocket_connection_send_text (self->ws, frame);
+  account_sent (self, strlen (frame));
+}
+
+void
+natter_connection_send_binary (NatterConnection *self,
+                               GBytes           *bytes)
+{
+  gsize len;
+  gconstpointer data;
+
+  g_return_if_fail (NATTER_IS_CONNECTION (self));
+
+  if (!can_send (self))
+    return;
+  data = g_bytes_get_data (bytes, &len);
+  soup_websocket_connection_send_binary (self->ws, data, len);
+  account_sent (self, len);
+}
+
+void
+natter_connection_send_packet (NatterConnection      *self,
+                               const NatterSioPacket *packet)
+{
+  g_autofree char *text = NULL;
+  g_autofree char *frame = NULL;
+  guint i;
+
+  g_return_if_fail (NATTER_IS_CONNECTION (self));
+  g_return_if_fail (packet != NULL);
+
+  text = natter_sio_packet_encode (packet);
+  frame = natter_eio_packet_encode (NATTER_EIO_MESSAGE, text);
+  natter_connection_send_frame (self, frame);
+
+  if (packet->attachments != NULL)
+    for (i = 0; i < packet->attachments->len; i++)
+      natter_connection_send_binary (self, g_ptr_array_index (packet->attachments, i));
+}
+
+void
+natter_connection_send_event (NatterConnection *self,
+                              const char       *name,
+                              JsonObject       *payload)
+{
+  g_autoptr(JsonArray) args = json_array_new ();
+  g_autoptr(NatterSioPacket) packet = NULL;
+
+  json_array_add_object_element (args, json_object_ref (payload));
+  packet = natter_sio_packet_new_event ("/", -1, name, args);
+  natter_connection_send_packet (self, packet);
+}
+
+void
+natter_connection_send_ack (NatterConnection *self,
+                            const char       *nsp,
+                            gint64            id,
+                            JsonObject       *payload)
+{
+  g_autoptr(JsonNode) node = json_node_new (JSON_NODE_ARRAY);
+  g_autoptr(JsonArray) args = json_array_new ();
+  g_autoptr(NatterSioPacket) packet = NULL;
+
+  if (id < 0)
+    return;
+
+  json_array_add_object_element (args, json_object_ref (payload));
+  json_node_set_array (node, args);
+  packet = natter_sio_packet_new (NATTER_SIO_ACK, nsp, id, node);
+  natter_connection_send_packet (self, packet);
+}
+
+/* ---- heartbeat and timeouts ----------------------------------------------- */
+
+static gboolean
+pong_timeout_cb (gpointer user_data)
+{
+  NatterConnection *self = user_data;
+
+  self->pong_id = 0;
+  g_debug ("connection %s (%s): no pong within %u ms", self->sid, self->remote_address,
+           self->ping_timeout_ms);
+  natter_connection_close (self, NATTER_CLOSE_POLICY, "ping timeout");
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+ping_cb (gpointer user_data)
+{
+  NatterConnection *self = user_data;
+
+  natter_connection_send_frame (self, "2");
+  if (self->pong_id == 0)
+    self->pong_id = g_timeout_add (self->ping_timeout_ms, pong_timeout_cb, self);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+connect_timeout_cb (gpointer user_data)
+{
+  NatterConnection *self = user_data;
+
+  self->connect_id = 0;
+  g_debug ("connection %s (%s): no CONNECT within %u ms", self->sid, self->remote_address,
+           self->connect_timeout_ms);
+  natter_connection_close (self, NATTER_CLOSE_POLICY, "connect timeout");
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+too_big_cb (gpointer user_data)
+{
+  NatterConnection *self = user_data;
+
+  self->too_big_id = 0;
+  natter_connection_close (self, NATTER_CLOSE_TOO_BIG, "message too big");
+  return G_SOURCE_REMOVE;
+}
+
+/* From inside a read of the metered stream: only note it, act from idle. */
+static void
+over_limit_cb (gpointer user_data)
+{
+  NatterConnection *self = user_data;
+
+  g_debug ("connection %s (%s): message over %" G_GUINT64_FORMAT " bytes",
+           self->sid, self->remote_address, self->max_message_bytes);
+  natter_metered_stream_discard_input (self->metered);
+  if (self->too_big_id == 0)
+    self->too_big_id = g_idle_add (too_big_cb, self);
+}
+
+/* ---- receiving ------------------------------------------------------------ */
+
+static void
+deliver (NatterConnection *self,
+         NatterSioPacket  *packet)
+{
+  g_object_ref (self);
+  g_signal_emit (self, signals [PACKET], 0, packet);
+  g_object_unref (self);
+}
+
+static void
+handle_text (NatterConnection *self,
+             const char       *data,
+             gsize             len)
+{
+  g_autoptr(GError) error = NULL;
+  NatterEioPacketType type;
+  const char *payload;
+  gsize payload_len;
+
+  if (!natter_eio_packet_decode (data, len, &type, &payload, &payload_len, &error))
+    {
+      protocol_violation (self, error->message);
+      return;
+    }
+
+  switch (type)
+    {
+    case NATTER_EIO_PONG:
+      g_clear_handle_id (&self->pong_id, g_source_remove);
+      break;
+
+    case NATTER_EIO_CLOSE:
+      natter_connection_close (self, NATTER_CLOSE_NORMAL, NULL);
+      break;
+
+    case NATTER_EIO_MESSAGE:
+      if (self->engine_only)
+        {
+          g_autoptr(GBytes) bytes = g_bytes_new (payload, payload_len);
+
+          g_signal_emit (self, signals [MESSAGE], 0, FALSE, bytes);
+        }
+      else
+        {
+          NatterSioPacket *packet = NULL;
+
+          if (!natter_sio_decoder_feed_text (self->decoder, payload, payload_len, &packet, &error))
+            protocol_violation (self, error->message);
+          else if (packet != NULL)
+            {
+              deliver (self, packet);
+              natter_sio_packet_free (packet);
+            }
+        }
+      break;
+
+    case NATTER_EIO_PING:
+      /* Engine.IO v4: only the server pings. */
+      protocol_violation (self, "ping from the client");
+      break;
+
+    case NATTER_EIO_OPEN:
+    case NATTER_EIO_UPGRADE:
+    case NATTER_EIO_NOOP:
+    default:
+      protocol_violation (self, "unexpected Engine.IO packet");
+      break;
+    }
+}
+
+static void
+handle_binary (NatterConnection *self,
+               GBytes           *bytes)
+{
+  g_autoptr(GError) error = NULL;
+  NatterSioPacket *packet = NULL;
+
+  if (self->engine_only)
+    {
+      g_signal_emit (self, signals [MESSAGE], 0, TRUE, bytes);
+      return;
+    }
+
+  if (!natter_sio_decoder_feed_binary (self->decoder, bytes, &packet, &error))
+    {
+      protocol_violation (self, error->message);
+      return;
+    }
+  if (packet != NULL)
+    {
+      deliver (self, packet);
+      natter_sio_packet_free (packet);
+    }
+}
+
+static void
+ws_message_cb (SoupWebsocketConnection *ws,
+               SoupWebsocketDataType    type,
+               GBytes                  *message,
+               NatterConnection        *self)
+{
+  gsize len;
+  const char *data = g_bytes_get_data (message, &len);
+
+  if (self->closing || self->closed)
+    return;
+
+  self->metrics->bytes_in_total += len;
+
+  /* The metered stream should have stopped it already; this is the
+   * backstop for a message that slipped through in one read. */
+  if (self->max_message_bytes > 0 && len > self->max_message_bytes)
+    {
+      natter_connection_close (self, NATTER_CLOSE_TOO_BIG, "message too big");
+      return;
+    }
+
+  if (type == SOUP_WEBSOCKET_DATA_TEXT)
+    handle_text (self, data, len);
+  else
+    handle_binary (self, message);
+}
+
+/* ---- life ------------------------------------------------------------------ */
+
+NatterConnection *
+natter_connection_new (GIOStream                *stream,
+                       GSocket                  *socket,
+                       GUri                     *uri,
+                       const char               *origin,
+                       const char               *remote_address,
+                       const NatterServerConfig *config,
+                       NatterMetrics            *metrics,
+                       gboolean                  engine_only)
+{
+  NatterConnection *self;
+  g_autofree char *token = NULL;
+
+  g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
+  g_return_val_if_fail (config != NULL, NULL);
+
+  self = g_object_new (NATTER_TYPE_CONNECTION, NULL);
+  self->socket = socket != NULL ? g_object_ref (socket) : NULL;
+  self->metrics = metrics;
+  self->remote_address = g_strdup (remote_address);
+  self->engine_only = !!engine_only;
+  self->ping_interval_ms = MAX (config->ping_interval_ms, 1);
+  self->ping_timeout_ms = MAX (config->ping_timeout_ms, 1);
+  self->connect_timeout_ms = config->connect_timeout_ms;
+  self->max_message_bytes = config->max_message_bytes;
+  self->max_backlog_bytes = config->max_backlog_bytes;
+  self->decoder = natter_sio_decoder_new ();
+
+  token = natter_auth_new_token ();
+  self->sid = g_strndup (token, 20);
+
+  self->metered = natter_metered_stream_new (stream, config->max_message_bytes,
+                                             over_limit_cb, self);
+  self->ws = soup_websocket_connection_new (G_IO_STREAM (self->metered), uri,
+                                            SOUP_WEBSOCKET_CONNECTION_SERVER,
+                                            origin, NULL, NULL);
+  /* libsoup's own per-frame guard, one above ours so ours speaks first. */
+  soup_websocket_connection_set_max_incoming_payload_size (self->ws,
+                                                           config->max_message_bytes > 0
+                                                           ? config->max_message_bytes + 1 : 0);
+  g_signal_connect (self->ws, "message", G_CALLBACK (ws_message_cb), self);
+  g_signal_connect (self->ws, "closed", G_CALLBACK (ws_closed_cb), self);
+
+  return self;
+}
+
+void
+natter_connection_start (NatterConnection *self)
+{
+  NatterEioOpen open = { 0, };
+  g_autofree char *frame = NULL;
+
+  g_return_if_fail (NATTER_IS_CONNECTION (self));
+
+  open.sid = self->sid;
+  open.ping_interval_ms = self->ping_interval_ms;
+  open.ping_timeout_ms = self->ping_timeout_ms;
+  open.max_payload = self->max_message_bytes;
+  frame = natter_eio_open_encode (&open);
+  natter_connection_send_frame (self, frame);
+
+  self->ping_id = g_timeout_add (self->ping_interval_ms, ping_cb, self);
+  if (self->connect_timeout_ms > 0 && !self->engine_only)
+    self->connect_id = g_timeout_add (self->connect_timeout_ms, connect_timeout_cb, self);
+}
+
+const char *
+natter_connection_get_sid (NatterConnection *self)
+{
+  g_return_val_if_fail (NATTER_IS_CONNECTION (self), NULL);
+  return self->sid;
+}
+
+const char *
+natter_connection_get_remote_address (NatterConnection *self)
+{
+  g_return_val_if_fail (NATTER_IS_CONNECTION (self), NULL);
+  return self->remote_address;
+}
+
+void
+natter_connection_set_connected (NatterConnection *self)
+{
+  g_return_if_fail (NATTER_IS_CONNECTION (self));
+
+  self->connected = TRUE;
+  g_clear_handle_id (&self->connect_id, g_source_remove);
+}
+
+gboolean
+natter_connection_get_connected (NatterConnection *self)
+{
+  g_return_val_if_fail (NATTER_IS_CONNECTION (self), FALSE);
+  return self->connected;
+}
+
+void
+natter_connection_set_user (NatterConnection *self,
+                            const char       *user,
+                            const char       *token_hash)
+{
+  g_return_if_fail (NATTER_IS_CONNECTION (self));
+
+  g_free (self->user);
+  self->user = g_strdup (user);
+  g_free (self->token_hash);
+  self->token_hash = g_strdup (token_hash);
+}
+
+const char *
+natter_connection_get_user (NatterConnection *self)
+{
+  g_return_val_if_fail (NATTER_IS_CONNECTION (self), NULL);
+  return self->user;
+}
+
+const char *
+natter_connection_get_token_hash (NatterConnection *self)
+{
+  g_return_val_if_fail (NATTER_IS_CONNECTION (self), NULL);
+  return self->token_hash;
+}

@@ -1,0 +1,84 @@
+/* natter-connection.h: one Engine.IO v4 session over one WebSocket: the
+ * open packet, the server-driven heartbeat, the connect timeout, Socket.IO
+ * packet decoding (with binary attachments), and the limits on message
+ * size and send backlog. What the packets mean is up to whoever handles
+ * ::packet (the chat service, or the conformance endpoints). */
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "natter-protocol.h"
+#include "natter-server-config.h"
+#include "natter-server-private.h"
+
+G_BEGIN_DECLS
+
+#define NATTER_TYPE_CONNECTION (natter_connection_get_type ())
+
+G_DECLARE_FINAL_TYPE (NatterConnection, natter_connection, NATTER, CONNECTION, GObject)
+
+/* WebSocket close codes the server uses. */
+#define NATTER_CLOSE_NORMAL          1000
+#define NATTER_CLOSE_GOING_AWAY      1001
+#define NATTER_CLOSE_PROTOCOL_ERROR  1002
+#define NATTER_CLOSE_POLICY          1008
+#define NATTER_CLOSE_TOO_BIG         1009
+
+/* @stream is the connection stolen from the HTTP upgrade; @socket its
+ * socket, used to cut a peer off that does not read. @engine_only: a bare
+ * Engine.IO session (the conformance /engine.io/ endpoint) whose MESSAGE
+ * payloads go to ::message instead of the Socket.IO decoder. */
+NatterConnection *natter_connection_new            (GIOStream                *stream,
+                                                    GSocket                  *socket,
+                                                    GUri                     *uri,
+                                                    const char               *origin,
+                                                    const char               *remote_address,
+                                                    const NatterServerConfig *config,
+                                                    NatterMetrics            *metrics,
+                                                    gboolean                  engine_only);
+
+/* Sends the open packet and starts the timers. */
+void              natter_connection_start          (NatterConnection         *self);
+
+const char       *natter_connection_get_sid        (NatterConnection         *self);
+const char       *natter_connection_get_remote_address (NatterConnection     *self);
+
+/* The Socket.IO CONNECT was accepted: stop the connect timeout. */
+void              natter_connection_set_connected  (NatterConnection         *self);
+gboolean          natter_connection_get_connected  (NatterConnection         *self);
+
+/* Who this connection belongs to once authenticated, and by which token. */
+void              natter_connection_set_user       (NatterConnection         *self,
+                                                    const char               *user,
+                                                    const char               *token_hash);
+const char       *natter_connection_get_user       (NatterConnection         *self);
+const char       *natter_connection_get_token_hash (NatterConnection         *self);
+
+/* A whole Engine.IO text frame ("4…", "2", …). */
+void              natter_connection_send_frame     (NatterConnection         *self,
+                                                    const char               *frame);
+void              natter_connection_send_binary    (NatterConnection         *self,
+                                                    GBytes                   *bytes);
+void              natter_connection_send_packet    (NatterConnection         *self,
+                                                    const NatterSioPacket    *packet);
+void              natter_connection_send_event     (NatterConnection         *self,
+                                                    const char               *name,
+                                                    JsonObject               *payload);
+void              natter_connection_send_ack       (NatterConnection         *self,
+                                                    const char               *nsp,
+                                                    gint64                    id,
+                                                    JsonObject               *payload);
+
+/* Orderly close with @code; the socket is cut anyway if the peer has not
+ * finished the close handshake within a second. */
+void              natter_connection_close          (NatterConnection         *self,
+                                                    gushort                   code,
+                                                    const char               *reason);
+/* Cut the socket now. */
+void              natter_connection_abort          (NatterConnection         *self);
+gboolean          natter_connection_is_closed      (NatterConnection         *self);
+
+/* Bytes handed to the WebSocket and not yet written to the socket. */
+guint64           natter_connection_get_backlog    (NatterConnection         *self);
+
+G_END_DECLS

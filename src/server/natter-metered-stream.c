@@ -1,0 +1,545 @@
+/* natter-metered-stream.c: see the header. The input side follows the
+ * WebSocket framing (RFC 6455 §5.2) byte by byte without copying payloads,
+ * so it knows the running size of a fragmented message before libsoup has
+ * buffered it. Two small stream types live here because nothing else may
+ * use them: they only make sense as the halves of NatterMeteredStream. */
+#include "natter-metered-stream.h"
+
+#include <string.h>
+
+/* libsoup reads until EWOULDBLOCK before it parses anything; handing it at
+ * most this much per main-loop dispatch bounds what it buffers at once. */
+#define READ_BUDGET (64 * 1024)
+
+/* ---- input ------------------------------------------------------------ */
+
+#define NATTER_TYPE_METERED_INPUT (natter_metered_input_get_type ())
+G_DECLARE_FINAL_TYPE (NatterMeteredInput, natter_metered_input, NATTER, METERED_INPUT, GInputStream)
+
+struct _NatterMeteredInput
+{
+  GInputStream  parent_instance;
+
+  GInputStream *base;
+  guint64       max_message;
+  guint64       bytes_read;
+  gsize         budget_used;
+
+  /* frame tracker */
+  guint8        header[14];
+  guint         header_len;
+  guint         header_need;
+  guint64       payload_left;
+  guint64       message_bytes;
+  gboolean      over;
+  gboolean      discard;
+
+  NatterMeteredOverLimitFunc over_limit;
+  gpointer                   over_limit_data;
+};
+
+static void natter_metered_input_pollable_init (GPollableInputStreamInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (NatterMeteredInput, natter_metered_input, G_TYPE_INPUT_STREAM,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_POLLABLE_INPUT_STREAM,
+                                                      natter_metered_input_pollable_init))
+
+static void
+metered_input_flag_over (NatterMeteredInput *self)
+{
+  if (self->over)
+    return;
+  self->over = TRUE;
+  if (self->over_limit != NULL)
+    self->over_limit (self->over_limit_data);
+}
+
+static void
+metered_input_header_done (NatterMeteredInput *self)
+{
+  guint8 opcode = self->header[0] & 0x0f;
+  guint8 len7 = self->header[1] & 0x7f;
+  guint64 len = len7;
+  guint i;
+
+  if (len7 == 126)
+    len = ((guint64) self->header[2] << 8) | self->header[3];
+  else if (len7 == 127)
+    for (i = 0, len = 0; i < 8; i++)
+      len = (len << 8) | self->header[2 + i];
+
+  /* Control frames (opcode ≥ 8) are not part of the message. */
+  if (opcode < 8)
+    {
+      if (opcode != 0)
+        self->message_bytes = 0;
+      self->message_bytes += len;
+      if (self->max_message > 0 && self->message_bytes > self->max_message)
+        metered_input_flag_over (self);
+    }
+
+  self->payload_left = len;
+  self->header_len = 0;
+  self->header_need = 2;
+}
+
+static void
+metered_input_track (NatterMeteredInput *self,
+                     const guint8       *data,
+                     gsize               len)
+{
+  while (len > 0 && !self->over)
+    {
+      if (self->payload_left > 0)
+        {
+          guint64 skip = MIN (self->payload_left, (guint64) len);
+
+          self->payload_left -= skip;
+          data += skip;
+          len -= skip;
+          continue;
+        }
+
+      self->header[self->header_len++] = *data++;
+      len--;
+
+      if (self->header_len == 2)
+        {
+          guint8 len7 = self->header[1] & 0x7f;
+          gboolean masked = (self->header[1] & 0x80) != 0;
+
+          self->header_need = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + (masked ? 4 : 0);
+        }
+      if (self->header_len >= 2 && self->header_len == self->header_need)
+        metered_input_header_done (self);
+    }
+}
+
+static gssize
+metered_input_account (NatterMeteredInput *self,
+                       void               *buffer,
+                       gssize              count)
+{
+  if (count <= 0)
+    return count;
+
+  self->bytes_read += count;
+  self->budget_used += count;
+
+  if (self->discard || self->over)
+    return -2; /* swallowed */
+
+  metered_input_track (self, buffer, count);
+  return count;
+}
+
+static gssize
+natter_metered_input_read (GInputStream  *stream,
+                           void          *buffer,
+                           gsize          count,
+                           GCancellable  *cancellable,
+                           GError       **error)
+{
+  NatterMeteredInput *self = NATTER_METERED_INPUT (stream);
+
+  for (;;)
+    {
+      gssize n = g_input_stream_read (self->base, buffer, count, cancellable, error);
+
+      n = metered_input_account (self, buffer, n);
+      if (n != -2)
+        return n;
+    }
+}
+
+static gssize
+natter_metered_input_read_nonblocking (GPollableInputStream  *stream,
+                                       void                  *buffer,
+                                       gsize                  count,
+                                       GError               **error)
+{
+  NatterMeteredInput *self = NATTER_METERED_INPUT (stream);
+  gssize n;
+
+  if (self->budget_used >= READ_BUDGET)
+    {
+      self->budget_used = 0;
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, "read budget spent");
+      return -1;
+    }
+
+  n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (self->base),
+                                                buffer, count, NULL, error);
+  if (n < 0)
+    self->budget_used = 0;
+
+  n = metered_input_account (self, buffer, n);
+  if (n == -2)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, "input discarded");
+      return -1;
+    }
+  return n;
+}
+
+static gboolean
+natter_metered_input_close (GInputStream  *stream,
+                            GCancellable  *cancellable,
+                            GError       **error)
+{
+  /* The base belongs to the base GIOStream, which NatterMeteredStream closes. */
+  return TRUE;
+}
+
+static gboolean
+natter_metered_input_can_poll (GPollableInputStream *stream)
+{
+  NatterMeteredInput *self = NATTER_METERED_INPUT (stream);
+
+  return g_pollable_input_stream_can_poll (G_POLLABLE_INPUT_STREAM (self->base));
+}
+
+static gboolean
+natter_metered_input_is_readable (GPollableInputStream *stream)
+{
+  NatterMeteredInput *self = NATTER_METERED_INPUT (stream);
+
+  return g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (self->base));
+}
+
+static GSource *
+natter_metered_input_create_source (GPollableInputStream *stream,
+                                    GCancellable         *cancellable)
+{
+  NatterMeteredInput *self = NATTER_METERED_INPUT (stream);
+  g_autoptr(GSource) base_source =
+    g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (self->base), NULL);
+
+  return g_pollable_source_new_full (stream, base_source, cancellable);
+}
+
+static void
+natter_metered_input_finalize (GObject *object)
+{
+  NatterMeteredInput *self = NATTER_METERED_INPUT (object);
+
+  g_clear_object (&self->base);
+
+  G_OBJECT_CLASS (natter_metered_input_parent_class)->finalize (object);
+}
+
+static void
+natter_metered_input_class_init (NatterMeteredInputClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GInputStreamClass *stream_class = G_INPUT_STREAM_CLASS (klass);
+
+  object_class->finalize = natter_metered_input_finalize;
+  stream_class->read_fn = natter_metered_input_read;
+  stream_class->close_fn = natter_metered_input_close;
+}
+
+static void
+natter_metered_input_pollable_init (GPollableInputStreamInterface *iface)
+{
+  iface->can_poll = natter_metered_input_can_poll;
+  iface->is_readable = natter_metered_input_is_readable;
+  iface->create_source = natter_metered_input_create_source;
+  iface->read_nonblocking = natter_metered_input_read_nonblocking;
+}
+
+static void
+natter_metered_input_init (NatterMeteredInput *self)
+{
+  self->header_need = 2;
+}
+
+/* ---- output ----------------------------------------------------------- */
+
+#define NATTER_TYPE_METERED_OUTPUT (natter_metered_output_get_type ())
+G_DECLARE_FINAL_TYPE (NatterMeteredOutput, natter_metered_output, NATTER, METERED_OUTPUT, GOutputStream)
+
+struct _NatterMeteredOutput
+{
+  GOutputStream  parent_instance;
+
+  GOutputStream *base;
+  guint64        bytes_written;
+};
+
+static void natter_metered_output_pollable_init (GPollableOutputStreamInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (NatterMeteredOutput, natter_metered_output, G_TYPE_OUTPUT_STREAM,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_POLLABLE_OUTPUT_STREAM,
+                                                      natter_metered_output_pollable_init))
+
+static gssize
+natter_metered_output_write (GOutputStream  *stream,
+                             const void     *buffer,
+                             gsize           count,
+                             GCancellable   *cancellable,
+                             GError        **error)
+{
+  NatterMeteredOutput *self = NATTER_METERED_OUTPUT (stream);
+  gssize n = g_output_stream_write (self->base, buffer, count, cancellable, error);
+
+  if (n > 0)
+    self->bytes_written += n;
+  return n;
+}
+
+static gssize
+natter_metered_output_write_nonblocking (GPollableOutputStream  *stream,
+                                         const void             *buffer,
+                                         gsize                   count,
+                                         GError                **error)
+{
+  NatterMeteredOutput *self = NATTER_METERED_OUTPUT (stream);
+  gssize n = g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (self->base),
+                                                         buffer, count, NULL, error);
+
+  if (n > 0)
+    self->bytes_written += n;
+  return n;
+}
+
+static gboolean
+natter_metered_output_flush (GOutputStream  *stream,
+                             GCancellable   *cancellable,
+                             GError        **error)
+{
+  NatterMeteredOutput *self = NATTER_METERED_OUTPUT (stream);
+
+  return g_output_stream_flush (self->base, cancellable, error);
+}
+
+static gboolean
+natter_metered_output_close (GOutputStream  *stream,
+                             GCancellable   *cancellable,
+                             GError        **error)
+{
+  return TRUE;
+}
+
+static gboolean
+natter_metered_output_can_poll (GPollableOutputStream *stream)
+{
+  NatterMeteredOutput *self = NATTER_METERED_OUTPUT (stream);
+
+  return g_pollable_output_stream_can_poll (G_POLLABLE_OUTPUT_STREAM (self->base));
+}
+
+static gboolean
+natter_metered_output_is_writable (GPollableOutputStream *stream)
+{
+  NatterMeteredOutput *self = NATTER_METERED_OUTPUT (stream);
+
+  return g_pollable_output_stream_is_writable (G_POLLABLE_OUTPUT_STREAM (self->base));
+}
+
+static GSource *
+natter_metered_output_create_source (GPollableOutputStream *stream,
+                                     GCancellable          *cancellable)
+{
+  NatterMeteredOutput *self = NATTER_METERED_OUTPUT (stream);
+  g_autoptr(GSource) base_source =
+    g_pollable_output_stream_create_source (G_POLLABLE_OUTPUT_STREAM (self->base), NULL);
+
+  return g_pollable_source_new_full (stream, base_source, cancellable);
+}
+
+static void
+natter_metered_output_finalize (GObject *object)
+{
+  NatterMeteredOutput *self = NATTER_METERED_OUTPUT (object);
+
+  g_clear_object (&self->base);
+
+  G_OBJECT_CLASS (natter_metered_output_parent_class)->finalize (object);
+}
+
+static void
+natter_metered_output_class_init (NatterMeteredOutputClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GOutputStreamClass *stream_class = G_OUTPUT_STREAM_CLASS (klass);
+
+  object_class->finalize = natter_metered_output_finalize;
+  stream_class->write_fn = natter_metered_output_write;
+  stream_class->flush = natter_metered_output_flush;
+  stream_class->close_fn = natter_metered_output_close;
+}
+
+static void
+natter_metered_output_pollable_init (GPollableOutputStreamInterface *iface)
+{
+  iface->can_poll = natter_metered_output_can_poll;
+  iface->is_writable = natter_metered_output_is_writable;
+  iface->create_source = natter_metered_output_create_source;
+  iface->write_nonblocking = natter_metered_output_write_nonblocking;
+}
+
+static void
+natter_metered_output_init (NatterMeteredOutput *self)
+{
+}
+
+/* ---- the pair ----------------------------------------------------------- */
+
+struct _NatterMeteredStream
+{
+  GIOStream            parent_instance;
+
+  GIOStream           *base;
+  NatterMeteredInput  *input;
+  NatterMeteredOutput *output;
+};
+
+G_DEFINE_FINAL_TYPE (NatterMeteredStream, natter_metered_stream, G_TYPE_IO_STREAM)
+
+static GInputStream *
+natter_metered_stream_get_input_stream (GIOStream *stream)
+{
+  return G_INPUT_STREAM (NATTER_METERED_STREAM (stream)->input);
+}
+
+static GOutputStream *
+natter_metered_stream_get_output_stream (GIOStream *stream)
+{
+  return G_OUTPUT_STREAM (NATTER_METERED_STREAM (stream)->output);
+}
+
+static gboolean
+natter_metered_stream_close (GIOStream     *stream,
+                             GCancellable  *cancellable,
+                             GError       **error)
+{
+  NatterMeteredStream *self = NATTER_METERED_STREAM (stream);
+
+  return g_io_stream_close (self->base, cancellable, error);
+}
+
+static void
+base_closed_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+
+  if (g_io_stream_close_finish (G_IO_STREAM (source), result, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+static void
+natter_metered_stream_close_async (GIOStream           *stream,
+                                   int                  io_priority,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  NatterMeteredStream *self = NATTER_METERED_STREAM (stream);
+  GTask *task = g_task_new (stream, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, natter_metered_stream_close_async);
+  g_io_stream_close_async (self->base, io_priority, cancellable, base_closed_cb, task);
+}
+
+static gboolean
+natter_metered_stream_close_finish (GIOStream     *stream,
+                                    GAsyncResult  *result,
+                                    GError       **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+natter_metered_stream_finalize (GObject *object)
+{
+  NatterMeteredStream *self = NATTER_METERED_STREAM (object);
+
+  g_clear_object (&self->input);
+  g_clear_object (&self->output);
+  g_clear_object (&self->base);
+
+  G_OBJECT_CLASS (natter_metered_stream_parent_class)->finalize (object);
+}
+
+static void
+natter_metered_stream_class_init (NatterMeteredStreamClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GIOStreamClass *stream_class = G_IO_STREAM_CLASS (klass);
+
+  object_class->finalize = natter_metered_stream_finalize;
+  stream_class->get_input_stream = natter_metered_stream_get_input_stream;
+  stream_class->get_output_stream = natter_metered_stream_get_output_stream;
+  stream_class->close_fn = natter_metered_stream_close;
+  stream_class->close_async = natter_metered_stream_close_async;
+  stream_class->close_finish = natter_metered_stream_close_finish;
+}
+
+static void
+natter_metered_stream_init (NatterMeteredStream *self)
+{
+}
+
+NatterMeteredStream *
+natter_metered_stream_new (GIOStream                  *base,
+                           guint64                     max_message_bytes,
+                           NatterMeteredOverLimitFunc  over_limit,
+                           gpointer                    user_data)
+{
+  NatterMeteredStream *self;
+
+  g_return_val_if_fail (G_IS_IO_STREAM (base), NULL);
+
+  self = g_object_new (NATTER_TYPE_METERED_STREAM, NULL);
+  self->base = g_object_ref (base);
+
+  self->input = g_object_new (NATTER_TYPE_METERED_INPUT, NULL);
+  self->input->base = g_object_ref (g_io_stream_get_input_stream (base));
+  self->input->max_message = max_message_bytes;
+  self->input->over_limit = over_limit;
+  self->input->over_limit_data = user_data;
+
+  self->output = g_object_new (NATTER_TYPE_METERED_OUTPUT, NULL);
+  self->output->base = g_object_ref (g_io_stream_get_output_stream (base));
+
+  return self;
+}
+
+void
+natter_metered_stream_disarm (NatterMeteredStream *self)
+{
+  g_return_if_fail (NATTER_IS_METERED_STREAM (self));
+
+  self->input->over_limit = NULL;
+  self->input->over_limit_data = NULL;
+}
+
+void
+natter_metered_stream_discard_input (NatterMeteredStream *self)
+{
+  g_return_if_fail (NATTER_IS_METERED_STREAM (self));
+
+  self->input->discard = TRUE;
+}
+
+guint64
+natter_metered_stream_get_bytes_read (NatterMeteredStream *self)
+{
+  g_return_val_if_fail (NATTER_IS_METERED_STREAM (self), 0);
+
+  return self->input->bytes_read;
+}
+
+guint64
+natter_metered_stream_get_bytes_written (NatterMeteredStream *self)
+{
+  g_return_val_if_fail (NATTER_IS_METERED_STREAM (self), 0);
+
+  return self->output->bytes_written;
+}

@@ -1,0 +1,19 @@
+/* natter-server-private.h: what the parts of the server share and nobody
+ * outside src/server/ may use. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Counters for GET /metrics; owned by NatterServer, written by the parts. */
+typedef struct
+{
+  guint64 messages_delivered_total;  /* message events sent to connections */
+  guint64 bytes_in_total;            /* WebSocket payload bytes received */
+  guint64 bytes_out_total;           /* WebSocket payload bytes sent */
+  guint64 connections_refused_total; /* over a connection cap */
+  guint64 backlog_disconnects_total; /* slow readers cut off */
+} NatterMetrics;
+
+G_END_DECLS

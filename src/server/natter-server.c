@@ -1,0 +1,721 @@
+/* natter-server.c: the SoupServer and what libsoup does not do for us:
+ * counting TCP connections against caps, timing out clients that say
+ * nothing, capping request bodies, checking Origin, and taking WebSocket
+ * upgrades over by hand so the stream can be metered (natter-metered-stream.c). */
+#include "natter-server.h"
+
+#include <libsoup/soup.h>
+#include <string.h>
+
+#include "natter-auth.h"
+#include "natter-chat-service.h"
+#include "natter-conformance.h"
+#include "natter-connection.h"
+#include "natter-http-api.h"
+#include "natter-hub.h"
+#include "natter-limits.h"
+#include "natter-server-private.h"
+#include "natter-sqlite-store.h"
+
+/* How long stop() waits for WebSocket close handshakes before cutting. */
+#define STOP_DEADLINE_US (2 * G_USEC_PER_SEC)
+
+struct _NatterServer
+{
+  GObject                  parent_instance;
+
+  NatterServerConfig      *config;
+  SoupServer              *soup;
+  NatterStore             *store;
+  NatterHub               *hub;
+  NatterChatService       *chat;
+  NatterHttpApi           *api;
+  NatterConformance       *conformance;
+  NatterConnectionCounter *counter;
+  NatterMetrics            metrics;
+
+  GPtrArray               *connections; /* NatterConnection, owned */
+  GHashTable              *sockets;     /* GSocket → SocketSlot, both owned */
+  guint                    port;
+  gboolean                 running;
+};
+
+G_DEFINE_FINAL_TYPE (NatterServer, natter_server, G_TYPE_OBJECT)
+
+G_DEFINE_QUARK (natter-server-error-quark, natter_server_error)
+
+static void
+natter_server_dispose (GObject *object)
+{
+  NatterServer *self = NATTER_SERVER (object);
+
+  natter_server_stop (self);
+
+  G_OBJECT_CLASS (natter_server_parent_class)->dispose (object);
+}
+
+static void
+natter_server_finalize (GObject *object)
+{
+  NatterServer *self = NATTER_SERVER (object);
+
+  g_clear_pointer (&self->connections, g_ptr_array_unref);
+  g_clear_pointer (&self->sockets, g_hash_table_unref);
+  g_clear_pointer (&self->counter, natter_connection_counter_unref);
+  g_clear_pointer (&self->config, natter_server_config_free);
+
+  G_OBJECT_CLASS (natter_server_parent_class)->finalize (object);
+}
+
+static void
+natter_server_class_init (NatterServerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = natter_server_dispose;
+  object_class->finalize = natter_server_finalize;
+}
+
+static void
+natter_server_init (NatterServer *self)
+{
+  self->connections = g_ptr_array_new_with_free_func (g_object_unref);
+}
+
+static void socket_slot_free (gpointer data);
+
+NatterServer *
+natter_server_new (const NatterServerConfig *config)
+{
+  NatterServer *self;
+
+  g_return_val_if_fail (config != NULL, NULL);
+
+  self = g_object_new (NATTER_TYPE_SERVER, NULL);
+  self->config = natter_server_config_copy (config);
+  self->counter = natter_connection_counter_new (config->max_connections,
+                                                 config->max_connections_per_address);
+  self->sockets = g_hash_table_new_full (NULL, NULL, g_object_unref, socket_slot_free);
+  return self;
+}
+
+/* ---- TCP connections: caps and the handshake timeout ------------------------------ */
+
+typedef struct
+{
+  NatterConnectionCounter *counter;
+  char                    *address;
+  gboolean                 over;
+} SocketSlot;
+
+static void
+socket_slot_free (gpointer data)
+{
+  SocketSlot *slot = data;
+
+  natter_connection_counter_remove (slot->counter, slot->address);
+  natter_connection_counter_unref (slot->counter);
+  g_free (slot->address);
+  g_free (slot);
+}
+
+/* libsoup 3.2 does not say when it is done with a connection, and does not
+ * always drop its last reference to the GSocket either; it does close it.
+ * So closed sockets are swept out before every count is used. */
+static void
+sweep_sockets (NatterServer *self)
+{
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, self->sockets);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    if (g_socket_is_closed (key))
+      g_hash_table_iter_remove (&iter);
+}
+
+typedef struct
+{
+  GSocket *socket;
+  guint    timeout_id;
+  guint64  body_bytes;
+  guint64  max_body;
+} MessageGuard;
+
+static void
+message_guard_free (MessageGuard *guard)
+{
+  g_clear_handle_id (&guard->timeout_id, g_source_remove);
+  g_clear_object (&guard->socket);
+  g_free (guard);
+}
+
+static gboolean
+handshake_timeout_cb (gpointer user_data)
+{
+  MessageGuard *guard = user_data;
+
+  guard->timeout_id = 0;
+  g_debug ("server: no complete request within the handshake timeout; closing");
+  /* shutdown, not close: libsoup reads EOF and cleans up after itself. */
+  if (!g_socket_is_closed (guard->socket))
+    g_socket_shutdown (guard->socket, TRUE, TRUE, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+message_finished_cb (SoupServerMessage *msg,
+                     gpointer           user_data)
+{
+  g_object_set_data (G_OBJECT (msg), "natter-guard", NULL);
+}
+
+static void
+message_got_headers_cb (SoupServerMessage *msg,
+                        NatterServer      *self)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  goffset length = soup_message_headers_get_content_length (headers);
+
+  if (self->config->max_http_body_bytes > 0 &&
+      soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH &&
+      (guint64) length > self->config->max_http_body_bytes)
+    {
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                    "Connection", "close");
+      natter_http_reply_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too_large",
+                               "the request body is too large");
+    }
+}
+
+static void
+message_got_chunk_cb (SoupServerMessage *msg,
+                      GBytes            *chunk,
+                      NatterServer      *self)
+{
+  MessageGuard *guard = g_object_get_data (G_OBJECT (msg), "natter-guard");
+
+  if (guard == NULL)
+    return;
+
+  /* A chunked body announces no length: count it as it comes. */
+  guard->body_bytes += g_bytes_get_size (chunk);
+  if (guard->max_body > 0 && guard->body_bytes > guard->max_body &&
+      !g_socket_is_closed (guard->socket))
+    g_socket_shutdown (guard->socket, TRUE, TRUE, NULL);
+}
+
+static void
+request_started_cb (SoupServer        *soup,
+                    SoupServerMessage *msg,
+                    NatterServer      *self)
+{
+  GSocket *socket = soup_server_message_get_socket (msg);
+  MessageGuard *guard;
+  SocketSlot *slot;
+
+  if (socket == NULL)
+    return;
+
+  sweep_sockets (self);
+  slot = g_hash_table_lookup (self->sockets, socket);
+  if (slot == NULL)
+    {
+      const char *host = soup_server_message_get_remote_host (msg);
+
+      /* A new TCP connection: count it for as long as the socket lives. */
+      slot = g_new0 (SocketSlot, 1);
+      slot->counter = natter_connection_counter_ref (self->counter);
+      slot->address = g_strdup (host != NULL ? host : "?");
+      slot->over = !natter_connection_counter_add (self->counter, slot->address);
+      g_hash_table_insert (self->sockets, g_object_ref (socket), slot);
+      if (slot->over)
+        self->metrics.connections_refused_total++;
+    }
+
+  guard = g_new0 (MessageGuard, 1);
+  guard->socket = g_object_ref (socket);
+  guard->max_body = self->config->max_http_body_bytes;
+  if (self->config->handshake_timeout_ms > 0)
+    guard->timeout_id = g_timeout_add (self->config->handshake_timeout_ms,
+                                       handshake_timeout_cb, guard);
+  g_object_set_data_full (G_OBJECT (msg), "natter-guard", guard,
+                          (GDestroyNotify) message_guard_free);
+
+  /* libsoup 3.2 leaks the socket (and its descriptor) of every keep-alive
+   * connection that the client closes while idle (fixed upstream in 3.3 by
+   * commit d20c6601). Closing after each response avoids the idle state;
+   * the WebSocket handshake replaces this with "Connection: Upgrade". */
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Connection", "close");
+
+  g_signal_connect (msg, "finished", G_CALLBACK (message_finished_cb), NULL);
+  g_signal_connect_object (msg, "got-headers", G_CALLBACK (message_got_headers_cb), self, 0);
+  g_signal_connect_object (msg, "got-chunk", G_CALLBACK (message_got_chunk_cb), self, 0);
+}
+
+/* Answers 503 and returns TRUE when this TCP connection is over a cap. */
+static gboolean
+refuse_if_over_cap (NatterServer      *self,
+                    SoupServerMessage *msg)
+{
+  GSocket *socket = soup_server_message_get_socket (msg);
+  SocketSlot *slot = socket != NULL ? g_hash_table_lookup (self->sockets, socket) : NULL;
+
+  if (slot == NULL || !slot->over)
+    return FALSE;
+
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Connection", "close");
+  natter_http_reply_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "unavailable",
+                           "too many connections");
+  return TRUE;
+}
+
+/* ---- WebSocket sessions --------------------------------------------------------------- */
+
+static void
+connection_closed_cb (NatterConnection *connection,
+                      NatterServer     *self)
+{
+  g_signal_handlers_disconnect_by_data (connection, self);
+  g_ptr_array_remove (self->connections, connection);
+}
+
+typedef struct
+{
+  NatterServer *self;
+  gboolean      engine_only;
+} Upgrade;
+
+static void
+upgrade_written_cb (SoupServerMessage *msg,
+                    gpointer           user_data)
+{
+  Upgrade *upgrade = user_data;
+  NatterServer *self = upgrade->self;
+  g_autoptr(GIOStream) stream = NULL;
+  g_autoptr(GSocket) socket = NULL;
+  NatterConnection *connection;
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+
+  g_signal_handlers_disconnect_by_func (msg, upgrade_written_cb, user_data);
+  g_object_set_data (G_OBJECT (msg), "natter-guard", NULL);
+
+  if (soup_server_message_get_status (msg) != SOUP_STATUS_SWITCHING_PROTOCOLS)
+    return;
+
+  socket = g_object_ref (soup_server_message_get_socket (msg));
+  stream = soup_server_message_steal_connection (msg);
+  if (stream == NULL)
+    return;
+
+  connection = natter_connection_new (stream, socket, soup_server_message_get_uri (msg),
+                                      soup_message_headers_get_one (headers, "Origin"),
+                                      soup_server_message_get_remote_host (msg),
+                                      self->config, &self->metrics, upgrade->engine_only);
+  g_ptr_array_add (self->connections, connection);
+  g_signal_connect (connection, "closed", G_CALLBACK (connection_closed_cb), self);
+
+  if (self->config->conformance)
+    natter_conformance_attach (self->conformance, connection);
+  else
+    natter_chat_service_attach (self->chat, connection);
+
+  natter_connection_start (connection);
+}
+
+static gboolean
+origin_allowed (NatterServer      *self,
+                SoupServerMessage *msg)
+{
+  const char *origin = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                                     "Origin");
+
+  /* Browsers always send Origin on a WebSocket handshake; other programs
+   * (natter-cli, the GTK app) need not, and are not at risk of
+   * cross-site WebSocket hijacking. */
+  if (origin == NULL || self->config->conformance)
+    return TRUE;
+
+  return self->config->allowed_origins != NULL &&
+         g_strv_contains ((const char * const *) self->config->allowed_origins, origin);
+}
+
+static void
+reply_engine_error (SoupServerMessage *msg,
+                    int                code,
+                    const char        *message)
+{
+  g_autoptr(JsonObject) object = json_object_new ();
+
+  /* Engine.IO's own error shape, plus the "error" member of our API. */
+  json_object_set_int_member (object, "code", code);
+  json_object_set_string_member (object, "message", message);
+  json_object_set_string_member (object, "error", "bad_request");
+  natter_http_reply_json (msg, SOUP_STATUS_BAD_REQUEST, object);
+}
+
+static void
+engine_handler (SoupServer        *soup,
+                SoupServerMessage *msg,
+                const char        *path,
+                GHashTable        *query,
+                gpointer           user_data)
+{
+  NatterServer *self = user_data;
+  gboolean engine_only = g_str_has_prefix (path, "/engine.io");
+  const char *eio = query != NULL ? g_hash_table_lookup (query, "EIO") : NULL;
+  const char *transport = query != NULL ? g_hash_table_lookup (query, "transport") : NULL;
+  Upgrade *upgrade;
+
+  if (refuse_if_over_cap (self, msg))
+    return;
+
+  if (!origin_allowed (self, msg))
+    {
+      natter_http_reply_error (msg, SOUP_STATUS_FORBIDDEN, "forbidden", "origin not allowed");
+      return;
+    }
+
+  if (g_strcmp0 (transport, "websocket") != 0)
+    {
+      reply_engine_error (msg, 0, "Transport unknown");
+      return;
+    }
+  if (g_strcmp0 (eio, "4") != 0)
+    {
+      reply_engine_error (msg, 5, "Unsupported protocol version");
+      return;
+    }
+  if (query != NULL && g_hash_table_contains (query, "sid"))
+    {
+      /* Upgrades from long-polling: there is no polling session to upgrade. */
+      reply_engine_error (msg, 1, "Session ID unknown");
+      return;
+    }
+  if (g_strcmp0 (soup_server_message_get_method (msg), "GET") != 0)
+    {
+      reply_engine_error (msg, 2, "Bad handshake method");
+      return;
+    }
+
+  if (!soup_websocket_server_process_handshake (msg, NULL, NULL, NULL, NULL))
+    {
+      if (soup_server_message_get_status (msg) == 0)
+        reply_engine_error (msg, 3, "Bad request");
+      return;
+    }
+
+  upgrade = g_new0 (Upgrade, 1);
+  upgrade->self = self;
+  upgrade->engine_only = engine_only;
+  g_signal_connect_data (msg, "wrote-informational", G_CALLBACK (upgrade_written_cb),
+                         upgrade, (GClosureNotify) (void (*) (void)) g_free, 0);
+}
+
+/* ---- HTTP ------------------------------------------------------------------------------ */
+
+static void
+api_handler (SoupServer        *soup,
+             SoupServerMessage *msg,
+             const char        *path,
+             GHashTable        *query,
+             gpointer           user_data)
+{
+  NatterServer *self = user_data;
+  SoupMessageBody *body = soup_server_message_get_request_body (msg);
+
+  if (refuse_if_over_cap (self, msg))
+    return;
+
+  if (self->config->max_http_body_bytes > 0 &&
+      (guint64) body->length > self->config->max_http_body_bytes)
+    {
+      natter_http_reply_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too_large",
+                               "the request body is too large");
+      return;
+    }
+
+  natter_http_api_handle (self->api, msg, path);
+}
+
+static void
+append_metric (GString    *out,
+               const char *name,
+               const char *type,
+               const char *help,
+               guint64     value)
+{
+  g_string_append_printf (out, "# HELP %s %s\n# TYPE %s %s\n%s %" G_GUINT64_FORMAT "\n",
+                          name, help, name, type, name, value);
+}
+
+static void
+metrics_handler (SoupServer        *soup,
+                 SoupServerMessage *msg,
+                 const char        *path,
+                 GHashTable        *query,
+                 gpointer           user_data)
+{
+  NatterServer *self = user_data;
+  GString *out;
+  gsize len;
+
+  if (refuse_if_over_cap (self, msg))
+    return;
+
+  sweep_sockets (self);
+  out = g_string_new (NULL);
+  append_metric (out, "natter_connections", "gauge", "Open Engine.IO sessions.",
+                 self->connections->len);
+  append_metric (out, "natter_tcp_connections", "gauge", "TCP connections counted against the caps.",
+                 natter_connection_counter_get_total (self->counter));
+  append_metric (out, "natter_rooms", "gauge", "Rooms, DMs included.",
+                 self->store != NULL ? natter_store_count_rooms (self->store) : 0);
+  append_metric (out, "natter_users_online", "gauge", "Users with at least one signed-in socket.",
+                 natter_hub_get_n_users_online (self->hub));
+  append_metric (out, "natter_messages_stored_total", "counter", "Messages in the store.",
+                 self->store != NULL ? natter_store_count_messages (self->store) : 0);
+  append_metric (out, "natter_messages_delivered_total", "counter",
+                 "Message events handed to connections.", self->metrics.messages_delivered_total);
+  append_metric (out, "natter_bytes_in_total", "counter", "WebSocket payload bytes received.",
+                 self->metrics.bytes_in_total);
+  append_metric (out, "natter_bytes_out_total", "counter", "WebSocket payload bytes sent.",
+                 self->metrics.bytes_out_total);
+  append_metric (out, "natter_connections_refused_total", "counter",
+                 "TCP connections refused over a cap.", self->metrics.connections_refused_total);
+  append_metric (out, "natter_slow_readers_dropped_total", "counter",
+                 "Connections cut off for not reading.", self->metrics.backlog_disconnects_total);
+
+  len = out->len;
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response (msg, "text/plain; version=0.0.4", SOUP_MEMORY_TAKE,
+                                    g_string_free (out, FALSE), len);
+}
+
+static void
+default_handler (SoupServer        *soup,
+                 SoupServerMessage *msg,
+                 const char        *path,
+                 GHashTable        *query,
+                 gpointer           user_data)
+{
+  NatterServer *self = user_data;
+
+  if (refuse_if_over_cap (self, msg))
+    return;
+
+  natter_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "bad_request", "no such endpoint");
+}
+
+/* ---- life ---------------------------------------------------------------------------------- */
+
+gboolean
+natter_server_start (NatterServer  *self,
+                     GError       **error)
+{
+  g_autofree char *data_dir = NULL;
+  g_autofree char *db_path = NULL;
+  g_autoptr(GSList) uris = NULL;
+  SoupServerListenOptions options = 0;
+  gboolean listening;
+
+  g_return_val_if_fail (NATTER_IS_SERVER (self), FALSE);
+  g_return_val_if_fail (!self->running, FALSE);
+
+  if (!natter_auth_init ())
+    {
+      g_set_error_literal (error, NATTER_SERVER_ERROR, NATTER_SERVER_ERROR_FAILED,
+                           "libsodium could not be initialised");
+      return FALSE;
+    }
+
+  data_dir = natter_server_config_dup_data_dir (self->config);
+  db_path = g_build_filename (data_dir, "natter.db", NULL);
+  self->store = natter_sqlite_store_new (db_path);
+  if (!natter_store_open (self->store, error))
+    {
+      g_prefix_error (error, "%s: ", db_path);
+      g_clear_object (&self->store);
+      return FALSE;
+    }
+
+  self->hub = natter_hub_new ();
+  self->chat = natter_chat_service_new (self->store, self->hub, self->config, &self->metrics);
+  self->api = natter_http_api_new (self->store, self->chat, self->config);
+  self->conformance = natter_conformance_new ();
+
+  self->soup = soup_server_new ("server-header", "natter-server/" PACKAGE_VERSION " ", NULL);
+
+  if (self->config->tls_cert_file != NULL || self->config->tls_key_file != NULL)
+    {
+      g_autoptr(GTlsCertificate) cert = NULL;
+
+      if (self->config->tls_cert_file == NULL || self->config->tls_key_file == NULL)
+        {
+          g_set_error_literal (error, NATTER_SERVER_ERROR, NATTER_SERVER_ERROR_TLS,
+                               "TLS needs both a certificate and a key");
+          goto failed;
+        }
+      cert = g_tls_certificate_new_from_files (self->config->tls_cert_file,
+                                               self->config->tls_key_file, error);
+      if (cert == NULL)
+        goto failed;
+      soup_server_set_tls_certificate (self->soup, cert);
+      options |= SOUP_SERVER_LISTEN_HTTPS;
+    }
+
+  g_signal_connect (self->soup, "request-started", G_CALLBACK (request_started_cb), self);
+  soup_server_add_handler (self->soup, NULL, default_handler, self, NULL);
+  soup_server_add_handler (self->soup, "/socket.io", engine_handler, self, NULL);
+  if (self->config->conformance)
+    soup_server_add_handler (self->soup, "/engine.io", engine_handler, self, NULL);
+  soup_server_add_handler (self->soup, "/api", api_handler, self, NULL);
+  soup_server_add_handler (self->soup, "/metrics", metrics_handler, self, NULL);
+
+  if (self->config->address == NULL || self->config->address[0] == '\0')
+    listening = soup_server_listen_all (self->soup, self->config->port, options, error);
+  else
+    {
+      g_autoptr(GInetAddress) inet = g_inet_address_new_from_string (self->config->address);
+      g_autoptr(GSocketAddress) address = NULL;
+
+      if (inet == NULL)
+        {
+          g_set_error (error, NATTER_SERVER_ERROR, NATTER_SERVER_ERROR_FAILED,
+                       "not an IP address: %s", self->config->address);
+          goto failed;
+        }
+      address = g_inet_socket_address_new (inet, self->config->port);
+      listening = soup_server_listen (self->soup, address, options, error);
+    }
+  if (!listening)
+    goto failed;
+
+  uris = soup_server_get_uris (self->soup);
+  self->port = uris != NULL ? g_uri_get_port (uris->data) : 0;
+  g_slist_foreach (uris, (GFunc) g_uri_unref, NULL);
+
+  self->running = TRUE;
+  g_message ("natter-server %s listening on %s:%u (data in %s)%s", PACKAGE_VERSION,
+             self->config->address != NULL ? self->config->address : "*", self->port, data_dir,
+             self->config->conformance ? " in conformance mode" : "");
+  return TRUE;
+
+failed:
+  g_clear_object (&self->soup);
+  g_clear_object (&self->conformance);
+  g_clear_object (&self->api);
+  g_clear_object (&self->chat);
+  g_clear_object (&self->hub);
+  natter_store_close (self->store);
+  g_clear_object (&self->store);
+  return FALSE;
+}
+
+void
+natter_server_stop (NatterServer *self)
+{
+  gint64 deadline;
+  guint i;
+
+  g_return_if_fail (NATTER_IS_SERVER (self));
+
+  if (!self->running)
+    return;
+  self->running = FALSE;
+
+  natter_http_api_shutdown (self->api);
+
+  /* Stop accepting, drop plain HTTP connections … */
+  soup_server_disconnect (self->soup);
+
+  /* … say goodbye on every WebSocket, and give the peers a moment. */
+  for (i = 0; i < self->connections->len; i++)
+    natter_connection_close (g_ptr_array_index (self->connections, i),
+                             NATTER_CLOSE_GOING_AWAY, "server shutting down");
+
+  deadline = g_get_monotonic_time () + STOP_DEADLINE_US;
+  while (self->connections->len > 0 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+
+  for (i = 0; i < self->connections->len; i++)
+    {
+      NatterConnection *connection = g_ptr_array_index (self->connections, i);
+
+      g_signal_handlers_disconnect_by_data (connection, self);
+      natter_connection_abort (connection);
+    }
+  g_ptr_array_set_size (self->connections, 0);
+
+  g_clear_object (&self->soup);
+  g_clear_object (&self->conformance);
+  g_clear_object (&self->api);
+  g_clear_object (&self->chat);
+  g_clear_object (&self->hub);
+  g_hash_table_remove_all (self->sockets);
+
+  natter_store_close (self->store);
+  g_clear_object (&self->store);
+  self->port = 0;
+
+  g_message ("natter-server stopped");
+}
+
+gboolean
+natter_server_is_running (NatterServer *self)
+{
+  g_return_val_if_fail (NATTER_IS_SERVER (self), FALSE);
+  return self->running;
+}
+
+guint
+natter_server_get_port (NatterServer *self)
+{
+  g_return_val_if_fail (NATTER_IS_SERVER (self), 0);
+  return self->port;
+}
+
+char *
+natter_server_dup_base_url (NatterServer *self)
+{
+  const char *host;
+
+  g_return_val_if_fail (NATTER_IS_SERVER (self), NULL);
+
+  if (!self->running)
+    return NULL;
+
+  host = self->config->address;
+  if (host == NULL || *host == '\0' || g_str_equal (host, "0.0.0.0") || g_str_equal (host, "::"))
+    host = "127.0.0.1";
+
+  return g_strdup_printf ("%s://%s%s%s:%u",
+                          self->config->tls_cert_file != NULL ? "https" : "http",
+                          strchr (host, ':') != NULL ? "[" : "", host,
+                          strchr (host, ':') != NULL ? "]" : "", self->port);
+}
+
+const NatterServerConfig *
+natter_server_get_config (NatterServer *self)
+{
+  g_return_val_if_fail (NATTER_IS_SERVER (self), NULL);
+  return self->config;
+}
+
+guint
+natter_server_get_n_sessions (NatterServer *self)
+{
+  g_return_val_if_fail (NATTER_IS_SERVER (self), 0);
+  return self->connections->len;
+}
+
+guint
+natter_server_get_n_connections (NatterServer *self)
+{
+  g_return_val_if_fail (NATTER_IS_SERVER (self), 0);
+
+  sweep_sockets (self);
+  return natter_connection_counter_get_total (self->counter);
+}

@@ -1,0 +1,714 @@
+/* natter-sqlite-store.c: NatterStore on SQLite. The schema grows by
+ * migrations: each entry of `migrations` is applied once, in order, inside
+ * a transaction, and schema_version remembers how far a database got. */
+#include "natter-sqlite-store.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <string.h>
+
+#include "natter-chat.h"
+
+struct _NatterSqliteStore
+{
+  GObject  parent_instance;
+
+  char    *path;
+  sqlite3 *db;
+  guint64  n_messages;
+};
+
+static void natter_sqlite_store_iface_init (NatterStoreInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (NatterSqliteStore, natter_sqlite_store, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (NATTER_TYPE_STORE,
+                                                      natter_sqlite_store_iface_init))
+
+static const char * const migrations[] = {
+  /* 1: the first schema */
+  "CREATE TABLE users ("
+  "  name TEXT PRIMARY KEY NOT NULL,"
+  "  password_hash TEXT NOT NULL,"
+  "  created INTEGER NOT NULL);"
+  "CREATE TABLE tokens ("
+  "  hash TEXT PRIMARY KEY NOT NULL,"
+  "  user TEXT NOT NULL REFERENCES users(name),"
+  "  created INTEGER NOT NULL);"
+  "CREATE INDEX tokens_user ON tokens(user);"
+  "CREATE TABLE rooms ("
+  "  name TEXT PRIMARY KEY NOT NULL,"
+  "  topic TEXT NOT NULL DEFAULT '',"
+  "  public INTEGER NOT NULL,"
+  "  created INTEGER NOT NULL,"
+  "  last_seq INTEGER NOT NULL DEFAULT 0);"
+  "CREATE TABLE members ("
+  "  room TEXT NOT NULL REFERENCES rooms(name),"
+  "  user TEXT NOT NULL REFERENCES users(name),"
+  "  joined INTEGER NOT NULL,"
+  "  PRIMARY KEY (room, user));"
+  "CREATE INDEX members_user ON members(user);"
+  "CREATE TABLE messages ("
+  "  room TEXT NOT NULL REFERENCES rooms(name),"
+  "  seq INTEGER NOT NULL,"
+  "  ts INTEGER NOT NULL,"
+  "  sender TEXT NOT NULL,"
+  "  cid TEXT NOT NULL,"
+  "  text TEXT NOT NULL,"
+  "  file_json TEXT,"
+  "  PRIMARY KEY (room, seq),"
+  "  UNIQUE (sender, cid));",
+  /* 2: the default room */
+  "INSERT OR IGNORE INTO rooms (name, topic, public, created)"
+  "  VALUES ('" NATTER_CHAT_DEFAULT_ROOM "', '', 1, CAST(strftime('%s','now') AS INTEGER) * 1000);",
+};
+
+static gboolean
+set_sqlite_error (NatterSqliteStore  *self,
+                  GError            **error,
+                  const char         *what)
+{
+  int code = sqlite3_extended_errcode (self->db);
+
+  g_set_error (error, NATTER_STORE_ERROR,
+               (code == SQLITE_CONSTRAINT_PRIMARYKEY || code == SQLITE_CONSTRAINT_UNIQUE)
+                 ? NATTER_STORE_ERROR_EXISTS : NATTER_STORE_ERROR_FAILED,
+               "%s: %s", what, sqlite3_errmsg (self->db));
+  return FALSE;
+}
+
+static gboolean
+exec (NatterSqliteStore  *self,
+      const char         *sql,
+      GError            **error)
+{
+  char *msg = NULL;
+
+  if (sqlite3_exec (self->db, sql, NULL, NULL, &msg) != SQLITE_OK)
+    {
+      g_set_error (error, NATTER_STORE_ERROR, NATTER_STORE_ERROR_FAILED, "%s", msg);
+      sqlite3_free (msg);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Statements are prepared once and cached by SQLite itself
+ * (SQLITE_PREPARE_PERSISTENT would be next; the sets here are tiny). */
+static sqlite3_stmt *
+prepare (NatterSqliteStore *self,
+         const char        *sql)
+{
+  sqlite3_stmt *stmt = NULL;
+
+  if (sqlite3_prepare_v2 (self->db, sql, -1, &stmt, NULL) != SQLITE_OK)
+    {
+      g_warning ("store: cannot prepare %s: %s", sql, sqlite3_errmsg (self->db));
+      return NULL;
+    }
+  return stmt;
+}
+
+typedef sqlite3_stmt NatterStmt;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterStmt, sqlite3_finalize)
+
+static void
+bind_text (sqlite3_stmt *stmt,
+           int           index,
+           const char   *text)
+{
+  if (text != NULL)
+    sqlite3_bind_text (stmt, index, text, -1, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null (stmt, index);
+}
+
+static gint64
+now_ms (void)
+{
+  return g_get_real_time () / 1000;
+}
+
+static gboolean
+migrate (NatterSqliteStore  *self,
+         GError            **error)
+{
+  g_autoptr(NatterStmt) stmt = NULL;
+  gint64 version = 0;
+  guint i;
+
+  if (!exec (self, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);", error))
+    return FALSE;
+
+  stmt = prepare (self, "SELECT MAX(version) FROM schema_version;");
+  if (stmt != NULL && sqlite3_step (stmt) == SQLITE_ROW)
+    version = sqlite3_column_int64 (stmt, 0);
+
+  if (version > (gint64) G_N_ELEMENTS (migrations))
+    {
+      g_set_error (error, NATTER_STORE_ERROR, NATTER_STORE_ERROR_FAILED,
+                   "database schema version %" G_GINT64_FORMAT " is newer than this server (%u)",
+                   version, (guint) G_N_ELEMENTS (migrations));
+      return FALSE;
+    }
+
+  for (i = version; i < G_N_ELEMENTS (migrations); i++)
+    {
+      g_autofree char *bump = g_strdup_printf ("INSERT INTO schema_version (version) VALUES (%u);",
+                                               i + 1);
+
+      if (!exec (self, "BEGIN IMMEDIATE;", error))
+        return FALSE;
+      if (!exec (self, migrations[i], error) || !exec (self, bump, error))
+        {
+          exec (self, "ROLLBACK;", NULL);
+          g_prefix_error (error, "migration %u: ", i + 1);
+          return FALSE;
+        }
+      if (!exec (self, "COMMIT;", error))
+        return FALSE;
+      g_debug ("store: migrated %s to schema %u", self->path, i + 1);
+    }
+
+  return TRUE;
+}
+
+static gboolean
+natter_sqlite_store_open (NatterStore  *store,
+                          GError      **error)
+{
+  NatterSqliteStore *self = NATTER_SQLITE_STORE (store);
+  g_autofree char *dir = g_path_get_dirname (self->path);
+  g_autoptr(NatterStmt) count = NULL;
+
+  g_return_val_if_fail (self->db == NULL, FALSE);
+
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      int errsv = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   "cannot create %s: %s", dir, g_strerror (errsv));
+      return FALSE;
+    }
+
+  if (sqlite3_open_v2 (self->path, &self->db,
+                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                       NULL) != SQLITE_OK)
+    {
+      set_sqlite_error (self, error, self->path);
+      g_clear_pointer (&self->db, sqlite3_close);
+      return FALSE;
+    }
+
+  sqlite3_busy_timeout (self->db, 5000);
+
+  if (!exec (self,
+             "PRAGMA journal_mode=WAL;"
+             "PRAGMA synchronous=NORMAL;"
+             "PRAGMA foreign_keys=ON;", error) ||
+      !migrate (self, error))
+    {
+      g_clear_pointer (&self->db, sqlite3_close);
+      return FALSE;
+    }
+
+  count = prepare (self, "SELECT COUNT(*) FROM messages;");
+  if (count != NULL && sqlite3_step (count) == SQLITE_ROW)
+    self->n_messages = sqlite3_column_int64 (count, 0);
+
+  return TRUE;
+}
+
+static void
+natter_sqlite_store_close (NatterStore *store)
+{
+  NatterSqliteStore *self = NATTER_SQLITE_STORE (store);
+
+  if (self->db == NULL)
+    return;
+
+  /* Fold the WAL back so the .db file alone holds everything. */
+  exec (self, "PRAGMA wal_checkpoint(TRUNCATE);", NULL);
+  sqlite3_close_v2 (self->db);
+  self->db = NULL;
+}
+
+static gboolean
+natter_sqlite_store_add_user (NatterStore  *store,
+                              const char   *user,
+                              const char   *password_hash,
+                              GError      **error)
+{
+  NatterSqliteStore *self = NATTER_SQLITE_STORE (store);
+  g_autoptr(NatterStmt) stmt =
+    prepare (self, "INSERT INTO users (name, password_hash, created) VALUES (?, ?, ?);");
+
+  if (stmt == NULL)
+    return set_sqlite_error (self, error, "add user");
+
+  bind_text (stmt, 1, user);
+  bind_text (stmt, 2, password_hash);
+  sqlite3_bind_int64 (stmt, 3, now_ms ());
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    return set_sqlite_error (self, error, "add user");
+
+  return TRUE;
+}
+
+static char *
+get_one_text (NatterSqliteStore *self,
+              const char        *sql,
+              const char        *arg)
+{
+  g_autoptr(NatterStmt) stmt = prepare (self, sql);
+
+  if (stmt == NULL)
+    return NULL;
+  bind_text (stmt, 1, arg);
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    return NULL;
+  return g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+}
+
+static char *
+natter_sqlite_store_get_password_hash (NatterStore *store,
+                                       const char  *user)
+{
+  return get_one_text (NATTER_SQLITE_STORE (store),
+                       "SELECT password_hash FROM users WHERE name = ?;", user);
+}
+
+static gboolean
+natter_sqlite_store_add_token (NatterStore  *store,
+                               const char   *token_hash,
+                               const char   *user,
+                               GError      **error)
+{
+  NatterSqliteStore *self = NATTER_SQLITE_STORE (store);
+  g_autoptr(NatterStmt) stmt =
+    prepare (self, "INSERT INTO tokens (hash, user, created) VALUES (?, ?, ?);");
+
+  if (stmt == NULL)
+    return set_sqlite_error (self, error, "add token");
+
+  bind_text (stmt, 1, token_hash);
+  bind_text (stmt, 2, user);
+  sqlite3_bind_int64 (stmt, 3, now_ms ());
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    return set_sqlite_error (self, error, "add token");
+
+  return TRUE;
+}
+
+static char *
+natter_sqlite_store_lookup_token (NatterStore *store,
+                                  const char  *token_hash)
+{
+  return get_one_text (NATTER_SQLITE_STORE (store),
+                       "SELECT user FROM tokens WHERE hash = ?;", token_hash);
+}
+
+static gboolean
+natter_sqlite_store_remove_token (NatterStore *store,
+                                  const char  *token_hash)
+{
+  NatterSqliteStore *self = NATTER_SQLITE_STORE (store);
+  g_autoptr(NatterStmt) stmt = prepare (self, "DELETE FROM tokens WHERE hash = ?;");
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, token_hash);
+  return sqlite3_step (stmt) == SQLITE_DONE && sqlite3_changes (self->db) > 0;
+}
+
+static NatterStoreRoom *
+room_from_row (sqlite3_stmt *stmt)
+{
+  NatterStoreRoom *room = g_new0 (NatterStoreRoom, 1);
+
+  room->name = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  room->topic = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
+  room->is_public = sqlite3_column_int (stmt, 2) != 0;
+  room->created = sqlite3_column_int64 (stmt, 3);
+  room->last_seq = sqlite3_column_int64 (stmt, 4);
+  return room;
+}
+
+static NatterStoreRoom *
+natter_sqlite_store_get_room (NatterStore *store,
+                              const char  *name)
+{
+  NatterSqliteStore *self = NATTER_SQLITE_STORE (store);
+  g_autoptr(NatterStmt) stmt =
+    prepare (self, "SELECT name, topic, public, created, last_seq FROM rooms WHERE name = ?;");
+
+  if (stmt == NULL)
+    return NULL;
+  bind_text (stmt, 1, name);
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    return NULL;
+  return room_from_row (stmt);
+}
+
+static gboolean
+natter_sqlite_store_add_room (NatterStore  *store,
+                              const char   *name,
+                              const char   *topic,
+                              gboolean      is_public,
+                              GError      **error)
+{
+  NatterSqliteStore *self = NATTER_SQLITE_STORE (store);
+  g_autoptr(NatterStmt) stmt =
+    prepare (self, "INSERT INTO rooms (name, topic, public, created) VALUES (?, ?, ?, ?);");
+
+  if (stmt == NULL)
+    return set_sqlite_error (self, error, "add room");
+
+  bind_text (stmt, 1, name);
+  bind_text (stmt, 2, topic != NULL ? topic : "");
+  sqlite3_bind_int (stmt, 3, is_public ? 1 : 0);
+  sqlite3_bind_int64 (stmt, 4, now_ms ());
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    return set_sqlite_error (self, error, "add room");
+
+  return TRUE;
+}
+
+static GPtrArray *
+natter_sqlite_store_list_rooms (NatterStore *store,
+                                const char  *user)
+{
+  NatterSqliteStore *self = NATTER_SQLITE_STORE (store);
+  GPtrArray *rooms = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_store_room_free);
+  g_autoptr(NatterStmt) stmt =
+    prepare (self,
+             "SELECT name, topic, public, created, last_seq FROM rooms"
+             " WHERE public = 1 OR name IN (SELECT room FROM members WHERE user = ?)"
+             " ORDER BY name;");
+
+  if (stmt == NULL)
+    return rooms;
+  bind_text (stmt, 1, user);
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    g_ptr_array_add (rooms, room_from_row (stmt));
+  return rooms;
+}
+
+static guint
+natter_sqlite_store_count_rooms (NatterStore *store)
+{
+  NatterSqliteStore *self = NATTER_SQLITE_STORE (store);
+  g_autoptr(NatterStmt) stmt = prepare (self, "SELECT COUNT(*) FROM rooms;");
+
+  if (stmt == NULL || sqlite3_step (stmt) != SQLITE_ROW)
+    return 0;
+  return sqlite3_column_int (stmt, 0);
+}
+
+static gboolean
+natter_sqlite_store_add_member (NatterStore  *store,
+                                const char   *room,
+                                const char   *user,
+                                GError      **error)
+{
+  NatterSqliteStore *self = NATTER_SQLITE_STORE (store);
+  g_autoptr(NatterStmt) stmt =
+    prepare (self, "INSERT OR IGNORE INTO members (room, user, joined) VALUES (?, ?, ?);");
+
+  if (stmt == NULL)
+    return set_sqlite_error (self, error, "add member");
+
+  bind_text (stmt, 1, room);
+  bind_text (stmt, 2, user);
+  sqlite3_bind_int64 (stmt, 3, now_ms ());
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    return set_sqlite_error (self, error, "add member");
+
+  return sqlite3_changes (self->db) > 0;
+}
+
+static gboolean
+natter_sqlite_store_remove_member (NatterStore *store,
+                                   const char  *room,
+                                   const char  *user)
+{
+  NatterSqliteStore *self = NATTER_SQLITE_STORE (store);
+  g_autoptr(NatterStmt) stmt = prepare (self, "DELETE FROM members WHERE room = ? AND user = ?;");
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, room);
+  bind_text (stmt, 2, user);
+  return sqlite3_step (stmt) == SQLITE_DONE && sqlite3_changes (self->db) > 0;
+}
+
+static gboolean
+natter_sqlite_store_is_member (NatterStore *store,
+                               const char  *room,
+                               const char  *user)
+{
+  NatterSqliteStore *self = NATTER_SQLITE_STORE (store);
+  g_autoptr(NatterStmt) stmt =
+    prepare (self, "SELECT 1 FROM members WHERE room = ? AND user = ?;");
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, room);
+  bind_text (stmt, 2, user);
+  return sqlite3_step (stmt) == SQLITE_ROW;
+}
+
+static GPtrArray *
+natter_sqlite_store_list_members (NatterStore *store,
+                                  const char  *room)
+{
+  NatterSqliteStore *self = NATTER_SQLITE_STORE (store);
+  GPtrArray *users = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(NatterStmt) stmt =
+    prepare (self, "SELECT user FROM members WHERE room = ? ORDER BY user;");
+
+  if (stmt == NULL)
+    return users;
+  bind_text (stmt, 1, room);
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    g_ptr_array_add (users, g_strdup ((const char *) sqlite3_column_text (stmt, 0)));
+  return users;
+}
+
+static NatterChatMessage *
+message_from_row (sqlite3_stmt *stmt)
+{
+  NatterChatMessage *message = natter_chat_message_new ();
+  const char *file_json = (const char *) sqlite3_column_text (stmt, 6);
+
+  message->room = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  message->seq = sqlite3_column_int64 (stmt, 1);
+  message->ts = sqlite3_column_int64 (stmt, 2);
+  message->from = g_strdup ((const char *) sqlite3_column_text (stmt, 3));
+  message->cid = g_strdup ((const char *) sqlite3_column_text (stmt, 4));
+  message->text = g_strdup ((const char *) sqlite3_column_text (stmt, 5));
+
+  if (file_json != NULL)
+    {
+      g_autoptr(JsonNode) node = json_from_string (file_json, NULL);
+
+      if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
+        message->file = natter_chat_file_from_json (json_node_get_object (node), NULL);
+    }
+
+  return message;
+}
+
+#define MESSAGE_COLUMNS "room, seq, ts, sender, cid, text, file_json"
+
+static gboolean
+natter_sqlite_store_add_message (NatterStore        *store,
+                                 NatterChatMessage  *message,
+                                 gboolean           *duplicate,
+                                 GError            **error)
+{
+  NatterSqliteStore *self = NATTER_SQLITE_STORE (store);
+  g_autoptr(NatterStmt) find = NULL;
+  g_autoptr(NatterStmt) bump = NULL;
+  g_autoptr(NatterStmt) insert = NULL;
+  g_autofree char *file_json = NULL;
+  gint64 seq;
+
+  *duplicate = FALSE;
+
+  if (message->file != NULL)
+    {
+      g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+
+      json_node_take_object (node, natter_chat_file_to_json (message->file));
+      file_json = json_to_string (node, FALSE);
+    }
+
+  /* One transaction: the dedupe check, the room's next seq and the insert
+   * happen as one, so seqs stay gap-free and (from, cid) unique. */
+  if (!exec (self, "BEGIN IMMEDIATE;", error))
+    return FALSE;
+
+  find = prepare (self, "SELECT " MESSAGE_COLUMNS " FROM messages WHERE sender = ? AND cid = ?;");
+  if (find == NULL)
+    goto failed;
+  bind_text (find, 1, message->from);
+  bind_text (find, 2, message->cid);
+  if (sqlite3_step (find) == SQLITE_ROW)
+    {
+      g_autoptr(NatterChatMessage) old = message_from_row (find);
+
+      exec (self, "COMMIT;", NULL);
+      g_free (message->room);
+      message->room = g_strdup (old->room);
+      message->seq = old->seq;
+      message->ts = old->ts;
+      g_free (message->text);
+      message->text = g_strdup (old->text);
+      *duplicate = TRUE;
+      return TRUE;
+    }
+
+  bump = prepare (self, "UPDATE rooms SET last_seq = last_seq + 1 WHERE name = ? RETURNING last_seq;");
+  if (bump == NULL)
+    goto failed;
+  bind_text (bump, 1, message->room);
+  if (sqlite3_step (bump) != SQLITE_ROW)
+    {
+      exec (self, "ROLLBACK;", NULL);
+      g_set_error (error, NATTER_STORE_ERROR, NATTER_STORE_ERROR_NOT_FOUND,
+                   "no room %s", message->room);
+      return FALSE;
+    }
+  seq = sqlite3_column_int64 (bump, 0);
+  sqlite3_reset (bump);
+
+  insert = prepare (self, "INSERT INTO messages (" MESSAGE_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?);");
+  if (insert == NULL)
+    goto failed;
+  message->seq = seq;
+  message->ts = now_ms ();
+  bind_text (insert, 1, message->room);
+  sqlite3_bind_int64 (insert, 2, message->seq);
+  sqlite3_bind_int64 (insert, 3, message->ts);
+  bind_text (insert, 4, message->from);
+  bind_text (insert, 5, message->cid);
+  bind_text (insert, 6, message->text);
+  bind_text (insert, 7, file_json);
+  if (sqlite3_step (insert) != SQLITE_DONE)
+    goto failed;
+
+  if (!exec (self, "COMMIT;", error))
+    {
+      exec (self, "ROLLBACK;", NULL);
+      return FALSE;
+    }
+
+  self->n_messages++;
+  return TRUE;
+
+failed:
+  set_sqlite_error (self, error, "add message");
+  exec (self, "ROLLBACK;", NULL);
+  return FALSE;
+}
+
+static GPtrArray *
+natter_sqlite_store_get_history (NatterStore  *store,
+                                 const char   *room,
+                                 gint64        before,
+                                 gint64        after,
+                                 guint         limit,
+                                 gboolean     *more,
+                                 GError      **error)
+{
+  NatterSqliteStore *self = NATTER_SQLITE_STORE (store);
+  GPtrArray *messages = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_chat_message_free);
+  g_autoptr(NatterStmt) stmt = NULL;
+  /* after given: oldest first from there (catching up); otherwise the
+   * newest page below @before, reversed at the end. */
+  gboolean ascending = after > 0;
+
+  stmt = prepare (self,
+                  ascending
+                  ? "SELECT " MESSAGE_COLUMNS " FROM messages WHERE room = ?1 AND seq > ?2 AND seq < ?3"
+                    " ORDER BY seq ASC LIMIT ?4;"
+                  : "SELECT " MESSAGE_COLUMNS " FROM messages WHERE room = ?1 AND seq > ?2 AND seq < ?3"
+                    " ORDER BY seq DESC LIMIT ?4;");
+  if (stmt == NULL)
+    {
+      set_sqlite_error (self, error, "history");
+      g_ptr_array_unref (messages);
+      return NULL;
+    }
+
+  bind_text (stmt, 1, room);
+  sqlite3_bind_int64 (stmt, 2, MAX (after, 0));
+  sqlite3_bind_int64 (stmt, 3, before > 0 ? before : G_MAXINT64);
+  sqlite3_bind_int64 (stmt, 4, (gint64) limit + 1);
+
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    g_ptr_array_add (messages, message_from_row (stmt));
+
+  *more = messages->len > limit;
+  if (*more)
+    g_ptr_array_set_size (messages, limit);
+
+  if (!ascending)
+    {
+      guint i;
+
+      for (i = 0; i < messages->len / 2; i++)
+        {
+          gpointer tmp = messages->pdata[i];
+
+          messages->pdata[i] = messages->pdata[messages->len - 1 - i];
+          messages->pdata[messages->len - 1 - i] = tmp;
+        }
+    }
+
+  return messages;
+}
+
+static guint64
+natter_sqlite_store_count_messages (NatterStore *store)
+{
+  return NATTER_SQLITE_STORE (store)->n_messages;
+}
+
+static void
+natter_sqlite_store_iface_init (NatterStoreInterface *iface)
+{
+  iface->open = natter_sqlite_store_open;
+  iface->close = natter_sqlite_store_close;
+  iface->add_user = natter_sqlite_store_add_user;
+  iface->get_password_hash = natter_sqlite_store_get_password_hash;
+  iface->add_token = natter_sqlite_store_add_token;
+  iface->lookup_token = natter_sqlite_store_lookup_token;
+  iface->remove_token = natter_sqlite_store_remove_token;
+  iface->get_room = natter_sqlite_store_get_room;
+  iface->add_room = natter_sqlite_store_add_room;
+  iface->list_rooms = natter_sqlite_store_list_rooms;
+  iface->count_rooms = natter_sqlite_store_count_rooms;
+  iface->add_member = natter_sqlite_store_add_member;
+  iface->remove_member = natter_sqlite_store_remove_member;
+  iface->is_member = natter_sqlite_store_is_member;
+  iface->list_members = natter_sqlite_store_list_members;
+  iface->add_message = natter_sqlite_store_add_message;
+  iface->get_history = natter_sqlite_store_get_history;
+  iface->count_messages = natter_sqlite_store_count_messages;
+}
+
+static void
+natter_sqlite_store_finalize (GObject *object)
+{
+  NatterSqliteStore *self = NATTER_SQLITE_STORE (object);
+
+  natter_sqlite_store_close (NATTER_STORE (self));
+  g_free (self->path);
+
+  G_OBJECT_CLASS (natter_sqlite_store_parent_class)->finalize (object);
+}
+
+static void
+natter_sqlite_store_class_init (NatterSqliteStoreClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = natter_sqlite_store_finalize;
+}
+
+static void
+natter_sqlite_store_init (NatterSqliteStore *self)
+{
+}
+
+NatterStore *
+natter_sqlite_store_new (const char *path)
+{
+  NatterSqliteStore *self;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  self = g_object_new (NATTER_TYPE_SQLITE_STORE, NULL);
+  self->path = g_strdup (path);
+  return NATTER_STORE (self);
+}

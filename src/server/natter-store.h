@@ -1,0 +1,140 @@
+/* natter-store.h: what the server keeps across restarts — users, tokens,
+ * rooms, memberships, messages — as an interface, so that a PostgreSQL
+ * store for several server processes can be added beside the SQLite one
+ * (natter-sqlite-store.c) without touching the callers.
+ *
+ * Calls are synchronous and meant to be small (one row or one page); the
+ * SQLite store runs them on the main loop in WAL mode with
+ * synchronous=NORMAL, where a single-row write costs tens of microseconds. */
+#pragma once
+
+#include <glib-object.h>
+
+#include "natter-chat-message.h"
+
+G_BEGIN_DECLS
+
+#define NATTER_STORE_ERROR (natter_store_error_quark ())
+
+typedef enum
+{
+  NATTER_STORE_ERROR_FAILED,
+  NATTER_STORE_ERROR_EXISTS,
+  NATTER_STORE_ERROR_NOT_FOUND,
+} NatterStoreError;
+
+GQuark natter_store_error_quark (void);
+
+typedef struct
+{
+  char    *name;
+  char    *topic;
+  gboolean is_public;
+  gint64   created;   /* ms since the epoch */
+  gint64   last_seq;
+} NatterStoreRoom;
+
+void natter_store_room_free (NatterStoreRoom *room);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterStoreRoom, natter_store_room_free)
+
+#define NATTER_TYPE_STORE (natter_store_get_type ())
+
+G_DECLARE_INTERFACE (NatterStore, natter_store, NATTER, STORE, GObject)
+
+struct _NatterStoreInterface
+{
+  GTypeInterface parent_iface;
+
+  gboolean          (*open)           (NatterStore *self, GError **error);
+  void              (*close)          (NatterStore *self);
+
+  gboolean          (*add_user)       (NatterStore *self, const char *user,
+                                       const char *password_hash, GError **error);
+  char             *(*get_password_hash) (NatterStore *self, const char *user);
+
+  gboolean          (*add_token)      (NatterStore *self, const char *token_hash,
+                                       const char *user, GError **error);
+  char             *(*lookup_token)   (NatterStore *self, const char *token_hash);
+  gboolean          (*remove_token)   (NatterStore *self, const char *token_hash);
+
+  NatterStoreRoom  *(*get_room)       (NatterStore *self, const char *name);
+  gboolean          (*add_room)       (NatterStore *self, const char *name, const char *topic,
+                                       gboolean is_public, GError **error);
+  /* Public rooms and the rooms @user is a member of, sorted by name. */
+  GPtrArray        *(*list_rooms)     (NatterStore *self, const char *user);
+  guint             (*count_rooms)    (NatterStore *self);
+
+  /* TRUE when the row was added (FALSE: already a member). */
+  gboolean          (*add_member)     (NatterStore *self, const char *room, const char *user,
+                                       GError **error);
+  gboolean          (*remove_member)  (NatterStore *self, const char *room, const char *user);
+  gboolean          (*is_member)      (NatterStore *self, const char *room, const char *user);
+  GPtrArray        *(*list_members)   (NatterStore *self, const char *room);
+
+  /* Stores @message (room, from, cid, text, file set): fills seq and ts.
+   * When (from, cid) exists, fills them from the stored message instead and
+   * sets *duplicate. */
+  gboolean          (*add_message)    (NatterStore *self, NatterChatMessage *message,
+                                       gboolean *duplicate, GError **error);
+  /* Messages with before > seq > after, the newest @limit of them when only
+   * @before (or nothing) is given, the oldest @limit after @after; always in
+   * ascending seq order. *more tells whether the range holds more. */
+  GPtrArray        *(*get_history)    (NatterStore *self, const char *room, gint64 before,
+                                       gint64 after, guint limit, gboolean *more,
+                                       GError **error);
+  guint64           (*count_messages) (NatterStore *self);
+};
+
+gboolean          natter_store_open              (NatterStore        *self,
+                                                  GError            **error);
+void              natter_store_close             (NatterStore        *self);
+gboolean          natter_store_add_user          (NatterStore        *self,
+                                                  const char         *user,
+                                                  const char         *password_hash,
+                                                  GError            **error);
+char             *natter_store_get_password_hash (NatterStore        *self,
+                                                  const char         *user);
+gboolean          natter_store_add_token         (NatterStore        *self,
+                                                  const char         *token_hash,
+                                                  const char         *user,
+                                                  GError            **error);
+char             *natter_store_lookup_token      (NatterStore        *self,
+                                                  const char         *token_hash);
+gboolean          natter_store_remove_token      (NatterStore        *self,
+                                                  const char         *token_hash);
+NatterStoreRoom  *natter_store_get_room          (NatterStore        *self,
+                                                  const char         *name);
+gboolean          natter_store_add_room          (NatterStore        *self,
+                                                  const char         *name,
+                                                  const char         *topic,
+                                                  gboolean            is_public,
+                                                  GError            **error);
+GPtrArray        *natter_store_list_rooms        (NatterStore        *self,
+                                                  const char         *user);
+guint             natter_store_count_rooms       (NatterStore        *self);
+gboolean          natter_store_add_member        (NatterStore        *self,
+                                                  const char         *room,
+                                                  const char         *user,
+                                                  GError            **error);
+gboolean          natter_store_remove_member     (NatterStore        *self,
+                                                  const char         *room,
+                                                  const char         *user);
+gboolean          natter_store_is_member         (NatterStore        *self,
+                                                  const char         *room,
+                                                  const char         *user);
+GPtrArray        *natter_store_list_members      (NatterStore        *self,
+                                                  const char         *room);
+gboolean          natter_store_add_message       (NatterStore        *self,
+                                                  NatterChatMessage  *message,
+                                                  gboolean           *duplicate,
+                                                  GError            **error);
+GPtrArray        *natter_store_get_history       (NatterStore        *self,
+                                                  const char         *room,
+                                                  gint64              before,
+                                                  gint64              after,
+                                                  guint               limit,
+                                                  gboolean           *more,
+                                                  GError            **error);
+guint64           natter_store_count_messages    (NatterStore        *self);
+
+G_END_DECLS
