@@ -474,6 +474,43 @@ step('errors: unknown room, bad names, oversize text, bad payloads', async () =>
   assert.equal(ctx.alice.socket.connected, true);
 });
 
+step('NUL inside a JSON string is refused, never truncated', async () => {
+  // JSON allows "\u0000"; a C server that reads strings as C strings cuts
+  // them there. Names must not change meaning, text must not lose bytes,
+  // and two different cids must never collapse into one (exactly once).
+  const problems = [];
+  const check = async (what, fn) => {
+    try { await fn(); } catch (e) { problems.push(`${what}: ${e.message.split('\n')[0]}`); }
+  };
+  await check('register "name\\u0000x"', async () => {
+    const r = await http('POST', '/api/v1/register', { user: uname('nul') + '\u0000x', password: 'pw' });
+    assert.equal(r.status, 400, `answered ${r.status} ${JSON.stringify(r.json)}`);
+  });
+  await check('join "general\\u0000evil"', async () => {
+    const j = await ctx.alice.call('join', { room: 'general\u0000evil' });
+    assert.equal(j.ok, false, `answered ${JSON.stringify(j).slice(0, 120)}`);
+  });
+  await check('send text "a\\u0000b"', async () => {
+    const t = await ctx.alice.call('send', { room: ctx.room, cid: randomUUID(), text: 'a\u0000b' });
+    if (t.ok) {
+      const h = await ctx.alice.ok('history', { room: ctx.room, after: t.seq - 1, limit: 1 });
+      assert.equal(h.messages[0].text, 'a\u0000b', 'acked ok but the stored text differs');
+    } else {
+      assert.equal(t.error, 'bad_request');
+    }
+  });
+  await check('cid "X\\u0000x" then cid "X"', async () => {
+    const base = randomUUID();
+    const c1 = await ctx.alice.call('send', { room: ctx.room, cid: base + '\u0000x', text: 'first' });
+    const c2 = await ctx.alice.ok('send', { room: ctx.room, cid: base, text: 'second' });
+    if (c1.ok)
+      assert.notEqual(c2.seq, c1.seq, 'two different cids collapsed into one message');
+    const h2 = await ctx.alice.ok('history', { room: ctx.room, after: c2.seq - 1, limit: 1 });
+    assert.equal(h2.messages[0].text, 'second', '"second" was acked but never stored');
+  });
+  assert.deepEqual(problems, []);
+});
+
 step('logout: 204, the token dies and its sockets close', async () => {
   const r = await http('POST', '/api/v1/logout', undefined, ctx.alice.token);
   assert.equal(r.status, 204);
