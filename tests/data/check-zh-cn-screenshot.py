@@ -24,10 +24,21 @@ def start_xvfb():
                              '-nolisten', 'tcp', '-noreset'],
                             pass_fds=(w,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.close(w)
-    ready, _, _ = select.select([r], [], [], 15)
-    display = os.read(r, 64).decode().strip() if ready else ''
-    os.close(r)
+    # Read up to the newline, and keep our end open: Xvfb dies when it cannot
+    # finish writing the display number.
+    display = b''
+    start = time.monotonic()
+    while not display.endswith(b'\n') and time.monotonic() - start < 15:
+        ready, _, _ = select.select([r], [], [], 1)
+        if ready:
+            chunk = os.read(r, 64)
+            if not chunk:
+                break
+            display += chunk
+    xvfb.displayfd = r
+    display = display.decode().strip()
     if not display:
+        os.close(r)
         xvfb.kill()
         xvfb.wait()
         raise SystemExit('Xvfb did not start')
@@ -93,7 +104,6 @@ def shoot(natter, env, display, out):
     env = dict(env, DISPLAY=display)
     app = subprocess.Popen([natter], env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, universal_newlines=True)
-    retries = 3
     shot = out + '.tmp.png'
     previous = None
     start = time.monotonic()
@@ -101,12 +111,6 @@ def shoot(natter, env, display, out):
         while time.monotonic() - start < DEADLINE:
             if app.poll() is not None:
                 output = app.stdout.read()
-                if 'cannot open display' in output and retries > 0:
-                    # a fresh Xvfb may refuse the very first client
-                    retries -= 1
-                    app = subprocess.Popen([natter], env=env, stdout=subprocess.PIPE,
-                                           stderr=subprocess.STDOUT, universal_newlines=True)
-                    continue
                 return 'the app exited with status %d:\n%s' % (app.returncode, output)
             subprocess.run(['import', '-display', display, '-window', 'root', shot],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -194,6 +198,7 @@ def main():
                     if process is not None:
                         process.terminate()
                         process.wait()
+                os.close(xvfb.displayfd)
             if err:
                 print('%s: %s' % (name, err))
                 return 1
