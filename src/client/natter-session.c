@@ -699,7 +699,7 @@ handle_live_message (NatterSession *self,
       cached = natter_cache_get_room (self->cache, chat->room);
       /* Only extend the synced range when this message continues it; a
        * message after a gap waits for the catch-up to fill the gap. */
-      if (cached != NULL && cached->synced_seq > 0 && chat->seq == cached->synced_seq + 1)
+      if (cached != NULL && chat->seq == cached->synced_seq + 1)
         advance_synced (self, chat->room, 0);
     }
   dispatch_message (self, room, chat, is_new, TRUE);
