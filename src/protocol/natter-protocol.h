@@ -4,6 +4,7 @@
 #pragma once
 
 #include "natter-protocol-error.h"
+#include "natter-json.h"
 #include "natter-eio-packet.h"
 #include "natter-eio-open.h"
 #include "natter-sio-packet.h"

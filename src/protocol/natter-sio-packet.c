@@ -4,6 +4,7 @@
  * namespace length, ack id range) before anything reaches json-glib. */
 #include "natter-sio-packet.h"
 #include "natter-protocol-error.h"
+#include "natter-json.h"
 
 #include <string.h>
 
@@ -111,53 +112,6 @@ natter_sio_packet_encode (const NatterSioPacket *packet)
     }
 
   return g_string_free (out, FALSE);
-}
-
-/* Walks the JSON text once, tracking strings, and fails as soon as nesting
- * passes the limit: json-glib's parser recurses, so a nesting bomb must be
- * stopped before it gets there. */
-static gboolean
-json_depth_is_within (const char *json,
-                      gsize       len,
-                      guint       max_depth)
-{
-  guint depth = 0;
-  gboolean in_string = FALSE;
-
-  for (gsize i = 0; i < len; i++)
-    {
-      char c = json[i];
-
-      if (in_string)
-        {
-          if (c == '\\')
-            i++;
-          else if (c == '"')
-            in_string = FALSE;
-          continue;
-        }
-
-      switch (c)
-        {
-        case '"':
-          in_string = TRUE;
-          break;
-        case '[':
-        case '{':
-          if (++depth > max_depth)
-            return FALSE;
-          break;
-        case ']':
-        case '}':
-          if (depth > 0)
-            depth--;
-          break;
-        default:
-          break;
-        }
-    }
-
-  return TRUE;
 }
 
 static gboolean
@@ -290,23 +244,9 @@ natter_sio_packet_decode (const char  *text,
 
   if (i < len)
     {
-      g_autoptr(JsonParser) parser = json_parser_new_immutable ();
-      g_autoptr(GError) json_error = NULL;
-
-      if (!json_depth_is_within (text + i, len - i, NATTER_SIO_MAX_JSON_DEPTH))
-        return fail (error, NATTER_PROTOCOL_ERROR_TOO_DEEP, "JSON nested too deeply");
-      if (!g_utf8_validate_len (text + i, len - i, NULL))
-        return fail (error, NATTER_PROTOCOL_ERROR_BAD_JSON, "Payload is not valid UTF-8");
-      if (!json_parser_load_from_data (parser, text + i, (gssize) (len - i), &json_error))
-        {
-          g_set_error (error, NATTER_PROTOCOL_ERROR, NATTER_PROTOCOL_ERROR_BAD_JSON,
-                       "Payload is not JSON: %s", json_error->message);
-          return NULL;
-        }
-      /* White space alone parses to no root at all. */
-      if (json_parser_get_root (parser) == NULL)
-        return fail (error, NATTER_PROTOCOL_ERROR_BAD_JSON, "Payload is not JSON");
-      data = json_node_ref (json_parser_get_root (parser));
+      data = natter_json_parse_untrusted (text + i, len - i, error);
+      if (data == NULL)
+        return NULL;
     }
 
   if (!payload_is_valid (type, data))

@@ -9,6 +9,8 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "natter-json.h"
+
 G_BEGIN_DECLS
 
 typedef enum
@@ -24,7 +26,7 @@ typedef enum
 
 /* Limits the decoder enforces; a packet over them is rejected, not truncated. */
 #define NATTER_SIO_MAX_ATTACHMENTS 10
-#define NATTER_SIO_MAX_JSON_DEPTH  32
+#define NATTER_SIO_MAX_JSON_DEPTH  NATTER_JSON_MAX_DEPTH
 #define NATTER_SIO_MAX_NSP_LEN     256
 #define NATTER_SIO_MAX_ACK_ID      G_GINT64_CONSTANT (9007199254740991) /* 2^53-1 */
 

@@ -187,6 +187,9 @@ test_decode_malformed (void)
     "511-[\"e\"]",              /* more attachments than allowed */
     "51000000-[\"e\"]",
     "61-{}",
+    "2[\"send\",{\"text\":\"a\\u0000b\"}]",   /* NUL would cut the string */
+    "2[\"na\\u0000me\"]",
+    "0{\"token\":\"abc\\u0000\"}",
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (fixed); i++)
@@ -223,8 +226,12 @@ test_depth_limit_boundary (void)
   /* Brackets inside strings are text, not nesting. */
   g_autoptr(NatterSioPacket) in_string = decode_ok ("2[\"e\",\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"[[[[[[[[[\"]");
 
+  /* An escaped backslash before "u0000" is text, not a NUL. */
+  g_autoptr(NatterSioPacket) backslash = decode_ok ("2[\"e\",\"\\\\u0000\"]");
+
   g_assert_nonnull (packet);
   g_assert_nonnull (in_string);
+  g_assert_cmpstr (json_node_get_string (natter_sio_packet_get_arg (backslash, 0)), ==, "\\u0000");
 }
 
 static void

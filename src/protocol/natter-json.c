@@ -1,0 +1,104 @@
+/* natter-json.c: the one gate JSON from the network goes through. */
+#include "natter-json.h"
+#include "natter-protocol-error.h"
+
+#include <string.h>
+
+/* One pass over the text, tracking strings: checks the nesting depth and
+ * finds escaped NULs, before json-glib allocates anything. */
+static gboolean
+scan (const char  *json,
+      gsize        len,
+      GError     **error)
+{
+  guint depth = 0;
+  gboolean in_string = FALSE;
+
+  for (gsize i = 0; i < len; i++)
+    {
+      char c = json[i];
+
+      if (in_string)
+        {
+          if (c == '\\' && i + 1 < len)
+            {
+              if (json[i + 1] == 'u' && i + 5 < len && memcmp (json + i + 2, "0000", 4) == 0)
+                {
+                  g_set_error_literal (error, NATTER_PROTOCOL_ERROR, NATTER_PROTOCOL_ERROR_BAD_JSON,
+                                       "JSON string contains a NUL character");
+                  return FALSE;
+                }
+              i++;
+            }
+          else if (c == '"')
+            in_string = FALSE;
+          continue;
+        }
+
+      switch (c)
+        {
+        case '"':
+          in_string = TRUE;
+          break;
+        case '[':
+        case '{':
+          if (++depth > NATTER_JSON_MAX_DEPTH)
+            {
+              g_set_error_literal (error, NATTER_PROTOCOL_ERROR, NATTER_PROTOCOL_ERROR_TOO_DEEP,
+                                   "JSON nested too deeply");
+              return FALSE;
+            }
+          break;
+        case ']':
+        case '}':
+          if (depth > 0)
+            depth--;
+          break;
+        default:
+          break;
+        }
+    }
+
+  return TRUE;
+}
+
+JsonNode *
+natter_json_parse_untrusted (const char  *text,
+                             gsize        len,
+                             GError     **error)
+{
+  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(GError) json_error = NULL;
+  JsonNode *root;
+
+  g_return_val_if_fail (text != NULL || len == 0, NULL);
+
+  if (!scan (text, len, error))
+    return NULL;
+
+  if (!g_utf8_validate_len (text, len, NULL))
+    {
+      g_set_error_literal (error, NATTER_PROTOCOL_ERROR, NATTER_PROTOCOL_ERROR_BAD_JSON,
+                           "JSON is not valid UTF-8");
+      return NULL;
+    }
+
+  parser = json_parser_new_immutable ();
+  if (!json_parser_load_from_data (parser, text, (gssize) len, &json_error))
+    {
+      g_set_error (error, NATTER_PROTOCOL_ERROR, NATTER_PROTOCOL_ERROR_BAD_JSON,
+                   "Not JSON: %s", json_error->message);
+      return NULL;
+    }
+
+  /* White space alone parses to no root at all. */
+  root = json_parser_get_root (parser);
+  if (root == NULL)
+    {
+      g_set_error_literal (error, NATTER_PROTOCOL_ERROR, NATTER_PROTOCOL_ERROR_BAD_JSON,
+                           "Empty JSON");
+      return NULL;
+    }
+
+  return json_node_ref (root);
+}
