@@ -7,6 +7,7 @@
 
 #include "natter-auth.h"
 #include "natter-chat.h"
+#include "natter-json.h"
 
 #define MAX_PASSWORD_BYTES 1024
 
@@ -192,20 +193,20 @@ read_credentials (SoupServerMessage  *msg,
 {
   SoupMessageBody *body = soup_server_message_get_request_body (msg);
   g_autoptr(GBytes) bytes = soup_message_body_flatten (body);
-  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(JsonNode) root = NULL;
   gsize len;
   const char *data = g_bytes_get_data (bytes, &len);
   JsonObject *object;
 
-  if (!json_parser_load_from_data (parser, data, len, NULL) ||
-      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+  root = natter_json_parse_untrusted (data, len, NULL);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
       natter_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "bad_request",
                                "the body must be a JSON object {user,password}");
       return FALSE;
     }
 
-  *out_node = json_node_ref (json_parser_get_root (parser));
+  *out_node = g_steal_pointer (&root);
   object = json_node_get_object (*out_node);
   *user = natter_chat_json_get_string (object, "user");
   *password = natter_chat_json_get_string (object, "password");
