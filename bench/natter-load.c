@@ -53,6 +53,7 @@ typedef enum
   ST_WS_UPGRADE,    /* waiting for 101 */
   ST_EIO_OPEN,      /* waiting for the Engine.IO open packet */
   ST_SIO_CONNECT,   /* CONNECT sent, waiting for 40 */
+  ST_LEAVING,       /* leave general sent, waiting for its ack */
   ST_JOINING,       /* join sent, waiting for its ack */
   ST_JOINED,
   ST_DEAD,
@@ -104,6 +105,7 @@ typedef struct
   int         http_concurrency;
   int         connect_concurrency;
   double      setup_timeout;
+  gboolean    stay_in_general;
 
   /* state */
   int         epfd;
@@ -452,6 +454,21 @@ send_join (Conn *c)
 }
 
 static void
+send_leave_general (Conn *c)
+{
+  g_autoptr(JsonArray) args = json_array_new ();
+  JsonObject *o = json_object_new ();
+  g_autoptr(NatterSioPacket) packet = NULL;
+
+  json_object_set_string_member (o, "room", NATTER_CHAT_DEFAULT_ROOM);
+  json_array_add_object_element (args, o);
+  c->join_id = c->next_id++;
+  packet = natter_sio_packet_new_event ("/", c->join_id, "leave", args);
+  sio_send (c, packet);
+  c->state = ST_LEAVING;
+}
+
+static void
 handle_sio (Conn *c, const char *text, size_t len)
 {
   g_autoptr(GError) error = NULL;
@@ -507,7 +524,16 @@ handle_sio (Conn *c, const char *text, size_t len)
     {
     case NATTER_SIO_CONNECT:
       if (c->state == ST_SIO_CONNECT)
-        send_join (c);
+        {
+          /* New users are members of "general" (natter-server and the
+           * reference alike); a user's first connection leaves it, so that
+           * presence and member events of N users stay within the bench
+           * rooms instead of reaching all N users (O(N²) at connect). */
+          if (!L.stay_in_general && c->index < L.n_users)
+            send_leave_general (c);
+          else
+            send_join (c);
+        }
       break;
 
     case NATTER_SIO_CONNECT_ERROR:
@@ -526,7 +552,9 @@ handle_sio (Conn *c, const char *text, size_t len)
           ack = json_array_get_element (json_node_get_array (packet->data), 0);
         ok = ack != NULL && natter_chat_ack_check (ack, &ack_error);
 
-        if (packet->id == c->join_id && c->state == ST_JOINING)
+        if (packet->id == c->join_id && c->state == ST_LEAVING)
+          send_join (c); /* ok, or not_member when it already left */
+        else if (packet->id == c->join_id && c->state == ST_JOINING)
           {
             if (!ok)
               {
@@ -1251,6 +1279,7 @@ main (int argc, char **argv)
     { "http-concurrency", 0, 0, G_OPTION_ARG_INT, &L.http_concurrency, "Parallel register requests", "N" },
     { "connect-concurrency", 0, 0, G_OPTION_ARG_INT, &L.connect_concurrency, "Parallel connection set-ups (without --storm)", "N" },
     { "setup-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &L.setup_timeout, "Longest time for registering and for connecting", "S" },
+    { "stay-in-general", 0, 0, G_OPTION_ARG_NONE, &L.stay_in_general, "Do not leave the default room \"general\" on connect", NULL },
     { NULL }
   };
 

@@ -97,7 +97,7 @@ class Server:
         self.workdir = workdir
         self.proc = None
 
-    def start(self, data_template=None):
+    def start(self, data_template=None, pin=True):
         self.port = free_port()
         logf = open(os.path.join(self.workdir, f'{self.kind}-{self.port}.log'), 'w')
         if self.kind == 'natter':
@@ -115,7 +115,8 @@ class Server:
         else:
             cmd = ['node', os.path.join(HERE, 'reference', 'server.js'),
                    '--host', '127.0.0.1', '--port', str(self.port)]
-        self.proc = subprocess.Popen(['taskset', '-c', '0'] + cmd, stdout=logf, stderr=logf)
+        self.proc = subprocess.Popen((['taskset', '-c', '0'] if pin else []) + cmd,
+                                     stdout=logf, stderr=logf)
         wait_healthy(self.port, self.proc)
         return self
 
@@ -130,12 +131,12 @@ class Server:
         self.proc = None
 
 
-def run_load(build, port, pid, args, timeout, tokens=None, prefix=PREFIX):
-    cmd = ['taskset', '-c', '1', os.path.join(build, 'bench', 'natter-load'),
+def run_load(build, port, pid, args, timeout, tokens=None, prefix=PREFIX, pin=True):
+    cmd = (['taskset', '-c', '1'] if pin else []) + [os.path.join(build, 'bench', 'natter-load'),
            '--port', str(port), '--server-pid', str(pid), '--prefix', prefix] + args
     if tokens:
         cmd += ['--tokens', tokens]
-    log('  $ ' + ' '.join(cmd[3:]))
+    log('  $ ' + ' '.join(cmd))
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     events = [json.loads(line) for line in p.stdout.splitlines() if line.startswith('{')]
     if p.returncode != 0:
@@ -153,14 +154,14 @@ def natter_template(build, workdir, fresh):
     shutil.rmtree(base, ignore_errors=True)
     os.makedirs(base)
     log(f'registering {USERS} users in a natter-server template (argon2id; takes a while)…')
-    srv = Server('natter', build, workdir).start()
+    srv = Server('natter', build, workdir).start(pin=False)  # not measured: use both cores
     try:
         shutil.rmtree(tmpl, ignore_errors=True)
         t0 = time.monotonic()
         events, rc = run_load(build, srv.port, srv.proc.pid,
                               ['-n', str(USERS), '-u', str(USERS), '--register-only',
                                '--http-concurrency', '4', '--setup-timeout', '3000'],
-                              timeout=3600, tokens=tokens)
+                              timeout=3600, tokens=tokens, pin=False)
         log(f'  registered in {time.monotonic() - t0:.0f} s: {events}')
         if rc != 0:
             raise RuntimeError('registration failed')
@@ -298,7 +299,7 @@ def table(name, results):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('scenarios', nargs='+', choices=list(SCENARIOS) + ['all'])
+    ap.add_argument('scenarios', nargs='+', choices=list(SCENARIOS) + ['all', 'prepare'])
     ap.add_argument('--build-dir', default=os.path.join(SOURCE, 'build'))
     ap.add_argument('--rounds', type=int, default=2)
     ap.add_argument('--fresh', action='store_true', help='register the natter template again')
@@ -310,7 +311,7 @@ def main():
             sys.exit(f'run.py: {exe} is missing; build first (meson compile -C {build})')
     if not os.path.isdir(os.path.join(SOURCE, 'tests', 'interop', 'node_modules')):
         sys.exit('run.py: run "npm ci" in tests/interop first (the reference needs socket.io)')
-    names = list(SCENARIOS) if 'all' in opts.scenarios else opts.scenarios
+    names = list(SCENARIOS) if 'all' in opts.scenarios else [n for n in opts.scenarios if n != 'prepare']
     outdir = os.path.join(build, 'bench-results')
     os.makedirs(outdir, exist_ok=True)
     workdir = tempfile.mkdtemp(prefix='natter-bench-')

@@ -37,7 +37,9 @@ export function freePort() {
   });
 }
 
-export async function startServer(mode, target) {
+// extraArgs go to the server's command line (both servers take
+// --ping-interval MS and --ping-timeout MS).
+export async function startServer(mode, target, extraArgs = []) {
   if (mode === 'url')
     return { base: target.replace(/\/$/, ''), stop: async () => {} };
 
@@ -46,7 +48,7 @@ export async function startServer(mode, target) {
   let base;
   const output = [];
   if (mode === 'reference') {
-    child = spawn(process.execPath, [path.join(HERE, 'reference-server.js'), '--port', '0'],
+    child = spawn(process.execPath, [path.join(HERE, 'reference-server.js'), '--port', '0', ...extraArgs],
                   { stdio: ['ignore', 'pipe', 'pipe'] });
   } else {
     if (!target || !fs.existsSync(target)) {
@@ -55,7 +57,7 @@ export async function startServer(mode, target) {
     }
     const port = await freePort();
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'natter-interop-'));
-    child = spawn(target, ['--address', '127.0.0.1', '--port', String(port), '--data-dir', dataDir],
+    child = spawn(target, ['--address', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, ...extraArgs],
                   { stdio: ['ignore', 'pipe', 'pipe'] });
     base = `http://127.0.0.1:${port}`;
   }

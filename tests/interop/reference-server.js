@@ -218,6 +218,8 @@ function createReferenceServer(options = {}) {
       return httpError(res, 409, 'conflict', 'user name taken');
     const salt = crypto.randomBytes(16);
     state.users.set(user, { salt, hash: hashPassword(password, salt) });
+    // As natter-server does: a new user is a member of the default room.
+    state.rooms.get('general').members.add(user);
     sendJson(res, 201, { user, token: newToken(user) });
   }
 
