@@ -21,7 +21,7 @@ natter_server_config_new (void)
   config->max_backlog_bytes = 4 * 1024 * 1024;
   config->max_http_body_bytes = 64 * 1024;
   config->send_rate = 10;
-  config->send_burst = 20;
+  config->send_burst = 50;
 
   return config;
 }

@@ -33,7 +33,7 @@ typedef struct
   guint64  max_http_body_bytes;         /* 65536 */
 
   guint    send_rate;                   /* 10 sends per second per user… */
-  guint    send_burst;                  /* …with bursts of 20 */
+  guint    send_burst;                  /* …with bursts of 50 */
 
   gboolean conformance;                 /* upstream protocol test-suite mode */
   gboolean fast_password_hashing;       /* tests only: argon2id MIN limits */

@@ -170,6 +170,119 @@ message_finished_cb (SoupServerMessage *msg,
   g_object_set_data (G_OBJECT (msg), "natter-guard", NULL);
 }
 
+/* libsoup reads a whole request body before anyone may answer, and keeps
+ * it in memory. A body over the cap is refused by taking the connection
+ * over: answer 413 by hand, stop writing, drain what the client still
+ * sends for a moment (closing with unread data would reset the connection
+ * and could destroy the answer in flight), then close. */
+typedef struct
+{
+  GIOStream    *stream;
+  GSocket      *socket;
+  GCancellable *cancellable;
+  guint         timeout_id;
+  char         *response;
+  char          buffer[4096];
+} Rejection;
+
+static void
+rejection_free (Rejection *rejection)
+{
+  g_clear_handle_id (&rejection->timeout_id, g_source_remove);
+  g_io_stream_close (rejection->stream, NULL, NULL);
+  g_clear_object (&rejection->stream);
+  g_clear_object (&rejection->socket);
+  g_clear_object (&rejection->cancellable);
+  g_free (rejection->response);
+  g_free (rejection);
+}
+
+static void rejection_drain (Rejection *rejection);
+
+static void
+rejection_read_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  Rejection *rejection = user_data;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, NULL);
+
+  if (n <= 0)
+    rejection_free (rejection);
+  else
+    rejection_drain (rejection);
+}
+
+static void
+rejection_drain (Rejection *rejection)
+{
+  g_input_stream_read_async (g_io_stream_get_input_stream (rejection->stream),
+                             rejection->buffer, sizeof rejection->buffer, G_PRIORITY_DEFAULT,
+                             rejection->cancellable, rejection_read_cb, rejection);
+}
+
+static gboolean
+rejection_timeout_cb (gpointer user_data)
+{
+  Rejection *rejection = user_data;
+
+  rejection->timeout_id = 0;
+  g_cancellable_cancel (rejection->cancellable); /* the pending read frees it */
+  return G_SOURCE_REMOVE;
+}
+
+static void
+rejection_written_cb (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  Rejection *rejection = user_data;
+
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL))
+    {
+      rejection_free (rejection);
+      return;
+    }
+  if (!g_socket_is_closed (rejection->socket))
+    g_socket_shutdown (rejection->socket, FALSE, TRUE, NULL);
+  rejection->timeout_id = g_timeout_add (1000, rejection_timeout_cb, rejection);
+  rejection_drain (rejection);
+}
+
+static void
+reject_too_large (SoupServerMessage *msg)
+{
+  static const char body[] = "{\"error\":\"too_large\",\"message\":\"the request body is too large\"}";
+  GSocket *socket = soup_server_message_get_socket (msg);
+  Rejection *rejection;
+  GIOStream *stream;
+
+  g_object_set_data (G_OBJECT (msg), "natter-guard", NULL);
+  if (socket == NULL)
+    return;
+  g_object_ref (socket);
+  stream = soup_server_message_steal_connection (msg);
+  if (stream == NULL)
+    {
+      g_object_unref (socket);
+      return;
+    }
+
+  rejection = g_new0 (Rejection, 1);
+  rejection->stream = stream;
+  rejection->socket = socket;
+  rejection->cancellable = g_cancellable_new ();
+  rejection->response = g_strdup_printf ("HTTP/1.1 413 Request Entity Too Large\r\n"
+                                         "Content-Type: application/json\r\n"
+                                         "Content-Length: %zu\r\n"
+                                         "Connection: close\r\n\r\n%s",
+                                         strlen (body), body);
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (stream),
+                                   rejection->response, strlen (rejection->response),
+                                   G_PRIORITY_DEFAULT, rejection->cancellable,
+                                   rejection_written_cb, rejection);
+}
+
 static void
 message_got_headers_cb (SoupServerMessage *msg,
                         NatterServer      *self)
@@ -180,12 +293,7 @@ message_got_headers_cb (SoupServerMessage *msg,
   if (self->config->max_http_body_bytes > 0 &&
       soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH &&
       (guint64) length > self->config->max_http_body_bytes)
-    {
-      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                    "Connection", "close");
-      natter_http_reply_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too_large",
-                               "the request body is too large");
-    }
+    reject_too_large (msg);
 }
 
 static void
@@ -200,9 +308,8 @@ message_got_chunk_cb (SoupServerMessage *msg,
 
   /* A chunked body announces no length: count it as it comes. */
   guard->body_bytes += g_bytes_get_size (chunk);
-  if (guard->max_body > 0 && guard->body_bytes > guard->max_body &&
-      !g_socket_is_closed (guard->socket))
-    g_socket_shutdown (guard->socket, TRUE, TRUE, NULL);
+  if (guard->max_body > 0 && guard->body_bytes > guard->max_body)
+    reject_too_large (msg);
 }
 
 static void

@@ -1,0 +1,33 @@
+/* natter-test-server.h: runs a NatterServer in the test process on
+ * 127.0.0.1, a random port and a fresh temporary data directory. */
+#pragma once
+
+#include "natter-server.h"
+
+G_BEGIN_DECLS
+
+typedef struct
+{
+  NatterServerConfig *config;
+  NatterServer       *server;
+  char               *data_dir;
+  char               *url;
+} NatterTestServer;
+
+/* g_test_init() plus a log writer that drops debug messages unless
+ * NATTER_TEST_DEBUG is set (libsoup logs every frame). */
+void              natter_test_init           (int               *argc,
+                                              char            ***argv);
+
+/* Fills a config for tests: loopback, port 0, fast password hashing. */
+NatterTestServer *natter_test_server_new     (void);
+/* Starts (or restarts, on the same data dir) the server from ->config. */
+void              natter_test_server_start   (NatterTestServer *ts);
+void              natter_test_server_stop    (NatterTestServer *ts);
+/* Stops, removes the data directory, frees. */
+void              natter_test_server_free    (NatterTestServer *ts);
+
+/* Resident set size of this process in bytes. */
+gsize             natter_test_get_rss        (void);
+
+G_END_DECLS
