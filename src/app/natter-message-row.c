@@ -1,0 +1,291 @@
+/* natter-message-row.c: a timeline row. Rows are recycled by the list view,
+ * so everything shown is recomputed in bind and undone in unbind. */
+
+#include <glib/gi18n.h>
+
+#include "natter-message-row.h"
+#include "natter-text.h"
+
+/* Messages of one sender closer than this share one header. */
+#define GROUP_GAP_MS (5 * 60 * 1000)
+
+struct _NatterMessageRow
+{
+  GtkWidget      parent_instance;
+
+  GtkWidget     *box;
+  GtkWidget     *day_box;
+  GtkLabel      *day_label;
+  GtkWidget     *message_box;
+  GtkWidget     *avatar_column;
+  AdwAvatar     *avatar;
+  GtkWidget     *header_box;
+  GtkLabel      *sender_label;
+  GtkLabel      *time_label;
+  GtkLabel      *text_label;
+  GtkImage      *state_icon;
+  GtkWidget     *file_box;
+  GtkLabel      *file_label;
+  GtkWidget     *failed_box;
+  GtkLabel      *error_label;
+
+  NatterSession *session;
+  NatterMessage *message;
+  NatterMessage *previous;
+};
+
+G_DEFINE_FINAL_TYPE (NatterMessageRow, natter_message_row, GTK_TYPE_WIDGET)
+
+NatterMessageRow *
+natter_message_row_new (void)
+{
+  return g_object_new (NATTER_TYPE_MESSAGE_ROW, NULL);
+}
+
+NatterMessage *
+natter_message_row_get_message (NatterMessageRow *self)
+{
+  g_return_val_if_fail (NATTER_IS_MESSAGE_ROW (self), NULL);
+  return self->message;
+}
+
+static gboolean
+same_day (GDateTime *a,
+          GDateTime *b)
+{
+  return g_date_time_get_year (a) == g_date_time_get_year (b) &&
+         g_date_time_get_day_of_year (a) == g_date_time_get_day_of_year (b);
+}
+
+static void
+update_context (NatterMessageRow *self)
+{
+  g_autoptr(GDateTime) datetime = NULL;
+  g_autoptr(GDateTime) previous_datetime = NULL;
+  g_autofree char *time = NULL;
+  gboolean new_day, new_group;
+
+  if (self->message == NULL)
+    return;
+
+  datetime = natter_message_dup_datetime (self->message);
+  if (self->previous != NULL)
+    previous_datetime = natter_message_dup_datetime (self->previous);
+
+  new_day = previous_datetime == NULL || !same_day (datetime, previous_datetime);
+  new_group = new_day ||
+              g_strcmp0 (natter_message_get_from (self->previous),
+                         natter_message_get_from (self->message)) != 0 ||
+              natter_message_get_ts (self->message) - natter_message_get_ts (self->previous) > GROUP_GAP_MS;
+
+  gtk_widget_set_visible (self->day_box, new_day);
+  if (new_day)
+    {
+      g_autofree char *day = natter_text_format_day (datetime);
+      gtk_label_set_label (self->day_label, day);
+    }
+
+  time = natter_text_format_time (datetime);
+  gtk_label_set_label (self->time_label, time);
+  gtk_widget_set_visible (self->header_box, new_group);
+  gtk_widget_set_visible (GTK_WIDGET (self->avatar), new_group);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->text_label), new_group ? NULL : time);
+  if (new_group)
+    gtk_widget_add_css_class (GTK_WIDGET (self), "group-start");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self), "group-start");
+}
+
+static void
+update_state (NatterMessageRow *self)
+{
+  NatterMessageState state;
+
+  if (self->message == NULL)
+    return;
+
+  state = natter_message_get_state (self->message);
+  gtk_widget_set_visible (GTK_WIDGET (self->state_icon), state != NATTER_MESSAGE_STATE_SENT);
+  gtk_widget_set_visible (self->failed_box, state == NATTER_MESSAGE_STATE_FAILED);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "message.retry", state == NATTER_MESSAGE_STATE_FAILED);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "message.discard", state != NATTER_MESSAGE_STATE_SENT);
+
+  gtk_widget_remove_css_class (GTK_WIDGET (self), "pending");
+  gtk_widget_remove_css_class (GTK_WIDGET (self), "failed");
+
+  switch (state)
+    {
+    case NATTER_MESSAGE_STATE_PENDING:
+      gtk_image_set_from_icon_name (self->state_icon, "document-open-recent-symbolic");
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->state_icon), _("Waiting to be sent"));
+      gtk_accessible_update_property (GTK_ACCESSIBLE (self->state_icon),
+                                      GTK_ACCESSIBLE_PROPERTY_LABEL, _("Waiting to be sent"), -1);
+      gtk_widget_add_css_class (GTK_WIDGET (self), "pending");
+      break;
+    case NATTER_MESSAGE_STATE_FAILED:
+      {
+        const char *error = natter_message_get_error (self->message);
+
+        gtk_image_set_from_icon_name (self->state_icon, "dialog-error-symbolic");
+        gtk_widget_set_tooltip_text (GTK_WIDGET (self->state_icon), _("Not sent"));
+        gtk_accessible_update_property (GTK_ACCESSIBLE (self->state_icon),
+                                        GTK_ACCESSIBLE_PROPERTY_LABEL, _("Not sent"), -1);
+        gtk_label_set_label (self->error_label,
+                             error != NULL ? error : _("The server did not accept this message."));
+        gtk_widget_add_css_class (GTK_WIDGET (self), "failed");
+      }
+      break;
+    case NATTER_MESSAGE_STATE_SENT:
+    default:
+      break;
+    }
+}
+
+static void
+update_content (NatterMessageRow *self)
+{
+  const char *from = natter_message_get_from (self->message);
+  const char *text = natter_message_get_text (self->message);
+  const char *me = self->session != NULL ? natter_session_get_user (self->session) : NULL;
+  g_autofree char *markup = natter_text_to_markup (text, me);
+  const char *file_name = natter_message_get_file_name (self->message);
+
+  gtk_label_set_label (self->sender_label, from);
+  adw_avatar_set_text (self->avatar, from);
+  gtk_label_set_markup (self->text_label, markup);
+  gtk_widget_set_visible (GTK_WIDGET (self->text_label), text != NULL && text[0] != '\0');
+
+  gtk_widget_set_visible (self->file_box, file_name != NULL);
+  if (file_name != NULL)
+    {
+      g_autofree char *size = natter_text_format_size (natter_message_get_file_size (self->message));
+      /* Translators: a file in the timeline: name and size */
+      g_autofree char *label = g_strdup_printf (_("%s (%s)"), file_name, size);
+      gtk_label_set_label (self->file_label, label);
+    }
+
+  if (natter_message_get_mentions_me (self->message))
+    gtk_widget_add_css_class (GTK_WIDGET (self), "mention");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self), "mention");
+}
+
+void
+natter_message_row_bind (NatterMessageRow *self,
+                         NatterSession    *session,
+                         NatterMessage    *message,
+                         NatterMessage    *previous)
+{
+  g_return_if_fail (NATTER_IS_MESSAGE_ROW (self));
+  g_return_if_fail (NATTER_IS_MESSAGE (message));
+
+  natter_message_row_unbind (self);
+  g_set_object (&self->session, session);
+  g_set_object (&self->message, message);
+  g_set_object (&self->previous, previous);
+
+  g_signal_connect_object (message, "notify::state", G_CALLBACK (update_state), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (message, "notify::error", G_CALLBACK (update_state), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (message, "notify::ts", G_CALLBACK (update_context), self, G_CONNECT_SWAPPED);
+
+  update_content (self);
+  update_context (self);
+  update_state (self);
+}
+
+void
+natter_message_row_set_previous (NatterMessageRow *self,
+                                 NatterMessage    *previous)
+{
+  g_return_if_fail (NATTER_IS_MESSAGE_ROW (self));
+
+  g_set_object (&self->previous, previous);
+  update_context (self);
+}
+
+void
+natter_message_row_unbind (NatterMessageRow *self)
+{
+  g_return_if_fail (NATTER_IS_MESSAGE_ROW (self));
+
+  if (self->message != NULL)
+    g_signal_handlers_disconnect_by_data (self->message, self);
+  g_clear_object (&self->message);
+  g_clear_object (&self->previous);
+  g_clear_object (&self->session);
+}
+
+static void
+retry_action (GtkWidget  *widget,
+              const char *action_name,
+              GVariant   *parameter)
+{
+  NatterMessageRow *self = NATTER_MESSAGE_ROW (widget);
+
+  if (self->session != NULL && self->message != NULL)
+    natter_session_retry_message (self->session, self->message);
+}
+
+static void
+discard_action (GtkWidget  *widget,
+                const char *action_name,
+                GVariant   *parameter)
+{
+  NatterMessageRow *self = NATTER_MESSAGE_ROW (widget);
+  g_autoptr(NatterMessage) message = NULL;
+
+  if (self->session == NULL || self->message == NULL)
+    return;
+  /* Discarding removes the row, which unbinds it under our feet. */
+  message = g_object_ref (self->message);
+  natter_session_discard_message (self->session, message);
+}
+
+static void
+natter_message_row_dispose (GObject *object)
+{
+  NatterMessageRow *self = NATTER_MESSAGE_ROW (object);
+
+  natter_message_row_unbind (self);
+  gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_MESSAGE_ROW);
+  G_OBJECT_CLASS (natter_message_row_parent_class)->dispose (object);
+}
+
+static void
+natter_message_row_class_init (NatterMessageRowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = natter_message_row_dispose;
+
+  gtk_widget_class_set_template_from_resource (widget_class, "/io/github/natter/Natter/natter-message-row.ui");
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, box);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, day_box);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, day_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, message_box);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, avatar_column);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, avatar);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, header_box);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, sender_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, time_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, text_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, state_icon);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, file_box);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, file_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, failed_box);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, error_label);
+
+  gtk_widget_class_install_action (widget_class, "message.retry", NULL, retry_action);
+  gtk_widget_class_install_action (widget_class, "message.discard", NULL, discard_action);
+
+  gtk_widget_class_set_css_name (widget_class, "messagerow");
+  gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_GROUP);
+  gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
+}
+
+static void
+natter_message_row_init (NatterMessageRow *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+}

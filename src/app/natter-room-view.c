@@ -1,0 +1,579 @@
+/* natter-room-view.c: shows one room. The timeline follows new messages
+ * while it is scrolled to the bottom, and asks for older pages when it is
+ * scrolled near the top. */
+
+#include <glib/gi18n.h>
+
+#include "natter-composer.h"
+#include "natter-connection-banner.h"
+#include "natter-members-popover.h"
+#include "natter-message-row.h"
+#include "natter-room-view.h"
+#include "natter-timeline-model.h"
+
+/* How close to an edge (in pixels) counts as being at it. */
+#define EDGE_DISTANCE 48
+/* Messages a timeline keeps when the view leaves it. */
+#define TRIM_KEEP 100
+
+struct _NatterRoomView
+{
+  GtkWidget               parent_instance;
+
+  GtkWidget              *box;
+  AdwHeaderBar           *header_bar;
+  AdwWindowTitle         *title;
+  GtkMenuButton          *members_button;
+  NatterMembersPopover   *members_popover;
+  GtkLabel               *unsent_label;
+  NatterConnectionBanner *banner;
+  GtkStack               *stack;
+  GtkScrolledWindow      *scroller;
+  GtkListView            *timeline_view;
+  GtkSpinner             *loading_spinner;
+  GtkWidget              *jump_button;
+  GtkLabel               *typing_label;
+  NatterComposer         *composer;
+
+  NatterSession          *session;
+  NatterRoom             *room;
+  NatterTimelineModel    *model;
+  GCancellable           *cancellable;
+  guint                   scroll_idle;
+  double                  last_upper;
+  gboolean                folded;
+  gboolean                at_bottom;
+};
+
+G_DEFINE_FINAL_TYPE (NatterRoomView, natter_room_view, GTK_TYPE_WIDGET)
+
+enum {
+  PROP_0,
+  PROP_FOLDED,
+  N_PROPS
+};
+
+static GParamSpec *properties [N_PROPS];
+
+static NatterTimeline *
+get_timeline (NatterRoomView *self)
+{
+  return self->room != NULL ? natter_room_get_timeline (self->room) : NULL;
+}
+
+gboolean
+natter_room_view_get_at_bottom (NatterRoomView *self)
+{
+  g_return_val_if_fail (NATTER_IS_ROOM_VIEW (self), FALSE);
+  return self->at_bottom;
+}
+
+static gboolean
+window_is_active (NatterRoomView *self)
+{
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+
+  return GTK_IS_WINDOW (root) && gtk_window_is_active (GTK_WINDOW (root));
+}
+
+static void
+maybe_mark_read (NatterRoomView *self)
+{
+  if (self->room != NULL && self->at_bottom && window_is_active (self) &&
+      (natter_room_get_unread (self->room) > 0 || natter_room_get_mentions (self->room) > 0))
+    natter_room_mark_read (self->room);
+}
+
+static void
+scroll_to_bottom (NatterRoomView *self)
+{
+  GtkAdjustment *adjustment = gtk_scrolled_window_get_vadjustment (self->scroller);
+  guint n = self->model != NULL ? g_list_model_get_n_items (G_LIST_MODEL (self->model)) : 0;
+
+  if (n > 0)
+    gtk_widget_activate_action (GTK_WIDGET (self->timeline_view), "list.scroll-to-item", "u", n - 1);
+  gtk_adjustment_set_value (adjustment,
+                            gtk_adjustment_get_upper (adjustment) -
+                            gtk_adjustment_get_page_size (adjustment));
+}
+
+static gboolean
+scroll_idle_cb (gpointer user_data)
+{
+  NatterRoomView *self = user_data;
+
+  self->scroll_idle = 0;
+  if (self->at_bottom)
+    scroll_to_bottom (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+queue_scroll_to_bottom (NatterRoomView *self)
+{
+  if (self->scroll_idle == 0)
+    self->scroll_idle = g_idle_add_full (GTK_PRIORITY_RESIZE + 10, scroll_idle_cb, self, NULL);
+}
+
+static void
+load_older_cb (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(NatterRoomView) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_timeline_load_older_finish (NATTER_TIMELINE (object), result, &error) &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_debug ("Could not load older messages: %s", error->message);
+}
+
+static void
+maybe_load_older (NatterRoomView *self)
+{
+  NatterTimeline *timeline = get_timeline (self);
+  GtkAdjustment *adjustment = gtk_scrolled_window_get_vadjustment (self->scroller);
+
+  if (timeline == NULL ||
+      natter_timeline_get_loading (timeline) ||
+      natter_timeline_get_at_start (timeline))
+    return;
+  /* Only near the top edge, and only once there is something to scroll. */
+  if (gtk_adjustment_get_value (adjustment) > EDGE_DISTANCE * 4 ||
+      gtk_adjustment_get_upper (adjustment) <= gtk_adjustment_get_page_size (adjustment) * 0.5)
+    {
+      if (g_list_model_get_n_items (G_LIST_MODEL (self->model)) > 0 &&
+          gtk_adjustment_get_upper (adjustment) > gtk_adjustment_get_page_size (adjustment))
+        return;
+    }
+
+  natter_timeline_load_older_async (timeline, 0, self->cancellable, load_older_cb, g_object_ref (self));
+}
+
+static void
+on_value_changed (NatterRoomView *self,
+                  GtkAdjustment  *adjustment)
+{
+  double value = gtk_adjustment_get_value (adjustment);
+  double upper = gtk_adjustment_get_upper (adjustment);
+  double page = gtk_adjustment_get_page_size (adjustment);
+
+  /* The list view reconfigures the adjustment as rows are measured; that
+   * is not the user scrolling away from the bottom. */
+  if (upper != self->last_upper)
+    {
+      self->last_upper = upper;
+      if (self->at_bottom)
+        {
+          queue_scroll_to_bottom (self);
+          return;
+        }
+    }
+
+  self->at_bottom = value + page >= upper - EDGE_DISTANCE;
+  gtk_widget_set_visible (self->jump_button, !self->at_bottom);
+  if (value <= EDGE_DISTANCE * 4)
+    maybe_load_older (self);
+  maybe_mark_read (self);
+}
+
+static void
+on_upper_changed (NatterRoomView *self)
+{
+  /* The content grew (new messages, rows measured): stay at the bottom. */
+  if (self->at_bottom)
+    queue_scroll_to_bottom (self);
+}
+
+static void
+on_timeline_items_changed (NatterRoomView *self,
+                           guint           position,
+                           guint           removed,
+                           guint           added)
+{
+  if (self->at_bottom)
+    queue_scroll_to_bottom (self);
+  maybe_mark_read (self);
+}
+
+static void
+on_loading_changed (NatterRoomView *self)
+{
+  NatterTimeline *timeline = get_timeline (self);
+  gboolean loading = timeline != NULL && natter_timeline_get_loading (timeline);
+
+  gtk_widget_set_visible (GTK_WIDGET (self->loading_spinner), loading);
+  gtk_spinner_set_spinning (self->loading_spinner, loading);
+}
+
+static void
+update_typing (NatterRoomView *self)
+{
+  const char *text = self->room != NULL ? natter_room_get_typing_text (self->room) : NULL;
+
+  /* The line keeps its height when empty, so the timeline does not jump. */
+  gtk_label_set_label (self->typing_label, text != NULL ? text : " ");
+}
+
+static void
+update_header (NatterRoomView *self)
+{
+  const char *topic;
+
+  if (self->room == NULL)
+    {
+      adw_window_title_set_title (self->title, "");
+      adw_window_title_set_subtitle (self->title, "");
+      return;
+    }
+
+  topic = natter_room_get_topic (self->room);
+  adw_window_title_set_title (self->title, natter_room_get_display_name (self->room));
+  if (natter_room_get_is_dm (self->room))
+    adw_window_title_set_subtitle (self->title, _("Direct message"));
+  else
+    adw_window_title_set_subtitle (self->title, topic != NULL ? topic : "");
+}
+
+static void
+update_unsent (NatterRoomView *self)
+{
+  guint pending = self->session != NULL ? natter_session_get_pending (self->session) : 0;
+
+  gtk_widget_set_visible (GTK_WIDGET (self->unsent_label), pending > 0);
+  if (pending > 0)
+    {
+      g_autofree char *text = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u unsent", "%u unsent", pending),
+                                               pending);
+      gtk_label_set_label (self->unsent_label, text);
+    }
+}
+
+/* Timeline rows */
+
+static void
+on_context_changed (GtkListItem *list_item,
+                    GObject     *item,
+                    GObject     *previous)
+{
+  if (gtk_list_item_get_item (list_item) == (gpointer) item)
+    natter_message_row_set_previous (NATTER_MESSAGE_ROW (gtk_list_item_get_child (list_item)),
+                                     NATTER_MESSAGE (previous));
+}
+
+static void
+setup_row (GtkSignalListItemFactory *factory,
+           GtkListItem              *list_item,
+           NatterRoomView           *self)
+{
+  gtk_list_item_set_activatable (list_item, FALSE);
+  gtk_list_item_set_selectable (list_item, FALSE);
+  gtk_list_item_set_child (list_item, GTK_WIDGET (natter_message_row_new ()));
+}
+
+static void
+bind_row (GtkSignalListItemFactory *factory,
+          GtkListItem              *list_item,
+          NatterRoomView           *self)
+{
+  NatterMessageRow *row = NATTER_MESSAGE_ROW (gtk_list_item_get_child (list_item));
+  NatterMessage *message = gtk_list_item_get_item (list_item);
+  guint position = gtk_list_item_get_position (list_item);
+  g_autoptr(NatterMessage) previous = NULL;
+
+  if (position > 0)
+    previous = g_list_model_get_item (G_LIST_MODEL (self->model), position - 1);
+  natter_message_row_bind (row, self->session, message, previous);
+  g_signal_connect_object (self->model, "context-changed",
+                           G_CALLBACK (on_context_changed), list_item, G_CONNECT_SWAPPED);
+}
+
+static void
+unbind_row (GtkSignalListItemFactory *factory,
+            GtkListItem              *list_item,
+            NatterRoomView           *self)
+{
+  NatterMessageRow *row = NATTER_MESSAGE_ROW (gtk_list_item_get_child (list_item));
+
+  if (self->model != NULL)
+    g_signal_handlers_disconnect_by_func (self->model, on_context_changed, list_item);
+  natter_message_row_unbind (row);
+}
+
+/* Public API */
+
+NatterRoom *
+natter_room_view_get_room (NatterRoomView *self)
+{
+  g_return_val_if_fail (NATTER_IS_ROOM_VIEW (self), NULL);
+  return self->room;
+}
+
+void
+natter_room_view_set_session (NatterRoomView *self,
+                              NatterSession  *session)
+{
+  g_return_if_fail (NATTER_IS_ROOM_VIEW (self));
+
+  if (self->session == session)
+    return;
+
+  natter_room_view_set_room (self, NULL);
+  if (self->session != NULL)
+    g_signal_handlers_disconnect_by_data (self->session, self);
+  g_set_object (&self->session, session);
+  if (session != NULL)
+    g_signal_connect_object (session, "notify::pending",
+                             G_CALLBACK (update_unsent), self, G_CONNECT_SWAPPED);
+  natter_connection_banner_set_session (self->banner, session);
+  natter_members_popover_set_session (self->members_popover, session);
+  update_unsent (self);
+}
+
+void
+natter_room_view_set_room (NatterRoomView *self,
+                           NatterRoom     *room)
+{
+  g_autoptr(GtkNoSelection) selection = NULL;
+
+  g_return_if_fail (NATTER_IS_ROOM_VIEW (self));
+
+  if (self->room == room)
+    return;
+
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  g_clear_handle_id (&self->scroll_idle, g_source_remove);
+
+  if (self->room != NULL)
+    {
+      NatterTimeline *old_timeline = natter_room_get_timeline (self->room);
+
+      natter_room_set_typing (self->room, FALSE);
+      g_signal_handlers_disconnect_by_data (self->room, self);
+      g_signal_handlers_disconnect_by_data (old_timeline, self);
+      gtk_list_view_set_model (self->timeline_view, NULL);
+      /* Memory stays bounded however far back the user scrolled. */
+      natter_timeline_trim (old_timeline, TRIM_KEEP);
+    }
+  g_clear_object (&self->model);
+  g_set_object (&self->room, room);
+
+  natter_composer_set_room (self->composer, room);
+  natter_members_popover_set_room (self->members_popover, room);
+
+  if (room == NULL)
+    {
+      gtk_stack_set_visible_child_name (self->stack, "empty");
+      gtk_widget_set_visible (GTK_WIDGET (self->members_button), FALSE);
+      update_header (self);
+      update_typing (self);
+      gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.scroll-to-bottom", FALSE);
+      return;
+    }
+
+  self->cancellable = g_cancellable_new ();
+  self->model = natter_timeline_model_new (G_LIST_MODEL (natter_room_get_timeline (room)));
+  g_signal_connect_object (natter_room_get_timeline (room), "items-changed",
+                           G_CALLBACK (on_timeline_items_changed), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (natter_room_get_timeline (room), "notify::loading",
+                           G_CALLBACK (on_loading_changed), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (room, "notify::display-name", G_CALLBACK (update_header), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (room, "notify::topic", G_CALLBACK (update_header), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (room, "notify::typing-text", G_CALLBACK (update_typing), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (room, "notify::unread", G_CALLBACK (maybe_mark_read), self, G_CONNECT_SWAPPED);
+
+  selection = gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->model)));
+  self->at_bottom = TRUE;
+  gtk_widget_set_visible (self->jump_button, FALSE);
+  gtk_list_view_set_model (self->timeline_view, GTK_SELECTION_MODEL (selection));
+  gtk_stack_set_visible_child_name (self->stack, "room");
+  gtk_widget_set_visible (GTK_WIDGET (self->members_button), TRUE);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.scroll-to-bottom", TRUE);
+
+  update_header (self);
+  update_typing (self);
+  on_loading_changed (self);
+  queue_scroll_to_bottom (self);
+  maybe_mark_read (self);
+
+  /* A room with only a few cached messages fills the view from history. */
+  if (g_list_model_get_n_items (G_LIST_MODEL (self->model)) < 20)
+    maybe_load_older (self);
+}
+
+void
+natter_room_view_focus_composer (NatterRoomView *self)
+{
+  g_return_if_fail (NATTER_IS_ROOM_VIEW (self));
+
+  if (self->room != NULL)
+    natter_composer_grab_focus (self->composer);
+}
+
+static void
+scroll_to_bottom_action (GtkWidget  *widget,
+                         const char *action_name,
+                         GVariant   *parameter)
+{
+  NatterRoomView *self = NATTER_ROOM_VIEW (widget);
+
+  self->at_bottom = TRUE;
+  scroll_to_bottom (self);
+  queue_scroll_to_bottom (self);
+}
+
+static void
+on_root_active_changed (NatterRoomView *self)
+{
+  maybe_mark_read (self);
+}
+
+static void
+natter_room_view_root (GtkWidget *widget)
+{
+  GTK_WIDGET_CLASS (natter_room_view_parent_class)->root (widget);
+
+  g_signal_connect_object (gtk_widget_get_root (widget), "notify::is-active",
+                           G_CALLBACK (on_root_active_changed), widget, G_CONNECT_SWAPPED);
+}
+
+static void
+natter_room_view_unroot (GtkWidget *widget)
+{
+  g_signal_handlers_disconnect_by_func (gtk_widget_get_root (widget), on_root_active_changed, widget);
+
+  GTK_WIDGET_CLASS (natter_room_view_parent_class)->unroot (widget);
+}
+
+static void
+natter_room_view_dispose (GObject *object)
+{
+  NatterRoomView *self = NATTER_ROOM_VIEW (object);
+
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  g_clear_handle_id (&self->scroll_idle, g_source_remove);
+  if (self->room != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->room, self);
+      g_signal_handlers_disconnect_by_data (natter_room_get_timeline (self->room), self);
+    }
+  if (self->session != NULL)
+    g_signal_handlers_disconnect_by_data (self->session, self);
+  if (self->timeline_view != NULL)
+    gtk_list_view_set_model (self->timeline_view, NULL);
+  g_clear_object (&self->model);
+  g_clear_object (&self->room);
+  g_clear_object (&self->session);
+  gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_ROOM_VIEW);
+  G_OBJECT_CLASS (natter_room_view_parent_class)->dispose (object);
+}
+
+static void
+natter_room_view_get_property (GObject    *object,
+                               guint       prop_id,
+                               GValue     *value,
+                               GParamSpec *pspec)
+{
+  NatterRoomView *self = NATTER_ROOM_VIEW (object);
+
+  switch (prop_id)
+    {
+    case PROP_FOLDED:
+      g_value_set_boolean (value, self->folded);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+natter_room_view_set_property (GObject      *object,
+                               guint         prop_id,
+                               const GValue *value,
+                               GParamSpec   *pspec)
+{
+  NatterRoomView *self = NATTER_ROOM_VIEW (object);
+
+  switch (prop_id)
+    {
+    case PROP_FOLDED:
+      if (self->folded != g_value_get_boolean (value))
+        {
+          self->folded = g_value_get_boolean (value);
+          g_object_notify_by_pspec (object, pspec);
+        }
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+natter_room_view_class_init (NatterRoomViewClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = natter_room_view_dispose;
+  object_class->get_property = natter_room_view_get_property;
+  object_class->set_property = natter_room_view_set_property;
+  widget_class->root = natter_room_view_root;
+  widget_class->unroot = natter_room_view_unroot;
+
+  /* Bound to the leaflet: the header shows a back button when folded. */
+  properties [PROP_FOLDED] =
+    g_param_spec_boolean ("folded", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  g_type_ensure (NATTER_TYPE_COMPOSER);
+  g_type_ensure (NATTER_TYPE_CONNECTION_BANNER);
+  g_type_ensure (NATTER_TYPE_MEMBERS_POPOVER);
+
+  gtk_widget_class_set_template_from_resource (widget_class, "/io/github/natter/Natter/natter-room-view.ui");
+  gtk_widget_class_bind_template_child (widget_class, NatterRoomView, box);
+  gtk_widget_class_bind_template_child (widget_class, NatterRoomView, header_bar);
+  gtk_widget_class_bind_template_child (widget_class, NatterRoomView, title);
+  gtk_widget_class_bind_template_child (widget_class, NatterRoomView, members_button);
+  gtk_widget_class_bind_template_child (widget_class, NatterRoomView, members_popover);
+  gtk_widget_class_bind_template_child (widget_class, NatterRoomView, unsent_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterRoomView, banner);
+  gtk_widget_class_bind_template_child (widget_class, NatterRoomView, stack);
+  gtk_widget_class_bind_template_child (widget_class, NatterRoomView, scroller);
+  gtk_widget_class_bind_template_child (widget_class, NatterRoomView, timeline_view);
+  gtk_widget_class_bind_template_child (widget_class, NatterRoomView, loading_spinner);
+  gtk_widget_class_bind_template_child (widget_class, NatterRoomView, jump_button);
+  gtk_widget_class_bind_template_child (widget_class, NatterRoomView, typing_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterRoomView, composer);
+
+  gtk_widget_class_install_action (widget_class, "room.scroll-to-bottom", NULL, scroll_to_bottom_action);
+
+  gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
+}
+
+static void
+natter_room_view_init (NatterRoomView *self)
+{
+  g_autoptr(GtkListItemFactory) factory = NULL;
+  GtkAdjustment *adjustment;
+
+  gtk_widget_init_template (GTK_WIDGET (self));
+
+  factory = gtk_signal_list_item_factory_new ();
+  g_signal_connect (factory, "setup", G_CALLBACK (setup_row), self);
+  g_signal_connect (factory, "bind", G_CALLBACK (bind_row), self);
+  g_signal_connect (factory, "unbind", G_CALLBACK (unbind_row), self);
+  gtk_list_view_set_factory (self->timeline_view, factory);
+
+  adjustment = gtk_scrolled_window_get_vadjustment (self->scroller);
+  g_signal_connect_object (adjustment, "value-changed", G_CALLBACK (on_value_changed), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (adjustment, "notify::upper", G_CALLBACK (on_upper_changed), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (adjustment, "notify::page-size", G_CALLBACK (on_upper_changed), self, G_CONNECT_SWAPPED);
+
+  self->at_bottom = TRUE;
+  gtk_widget_set_visible (GTK_WIDGET (self->members_button), FALSE);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.scroll-to-bottom", FALSE);
+  update_typing (self);
+}

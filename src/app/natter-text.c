@@ -1,0 +1,133 @@
+/* natter-text.c: text helpers for the views: links, dates and fuzzy room
+ * search. */
+
+#include <glib/gi18n.h>
+#include <string.h>
+
+#include "natter-text.h"
+
+static gboolean
+is_url_end (gunichar c)
+{
+  return g_unichar_isspace (c) || c == '<' || c == '>' || c == '"' || c == 0;
+}
+
+char *
+natter_text_to_markup (const char *text,
+                       const char *me)
+{
+  GString *markup = g_string_new (NULL);
+  g_autofree char *mention = me != NULL ? g_strconcat ("@", me, NULL) : NULL;
+  gsize mention_len = mention != NULL ? strlen (mention) : 0;
+  const char *p = text != NULL ? text : "";
+
+  while (*p != '\0')
+    {
+      if (g_str_has_prefix (p, "https://") || g_str_has_prefix (p, "http://"))
+        {
+          const char *end = p;
+          g_autofree char *url = NULL;
+          g_autofree char *escaped = NULL;
+
+          while (*end != '\0' && !is_url_end (g_utf8_get_char (end)))
+            end = g_utf8_next_char (end);
+          /* A sentence's full stop or closing bracket is not part of it. */
+          while (end > p && strchr (".,;:!?)]'", end[-1]) != NULL)
+            end--;
+          url = g_strndup (p, end - p);
+          escaped = g_markup_escape_text (url, -1);
+          g_string_append_printf (markup, "<a href=\"%s\">%s</a>", escaped, escaped);
+          p = end;
+        }
+      else if (mention != NULL && strncmp (p, mention, mention_len) == 0 &&
+               !(g_ascii_isalnum (p[mention_len]) || p[mention_len] == '_' ||
+                 p[mention_len] == '.' || p[mention_len] == '-'))
+        {
+          g_autofree char *escaped = g_markup_escape_text (mention, -1);
+          g_string_append_printf (markup, "<b>%s</b>", escaped);
+          p += mention_len;
+        }
+      else
+        {
+          const char *next = g_utf8_next_char (p);
+          g_autofree char *escaped = g_markup_escape_text (p, next - p);
+          g_string_append (markup, escaped);
+          p = next;
+        }
+    }
+
+  return g_string_free (markup, FALSE);
+}
+
+char *
+natter_text_format_day (GDateTime *datetime)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+  g_autoptr(GDateTime) yesterday = g_date_time_add_days (now, -1);
+  int y, m, d;
+
+  g_date_time_get_ymd (datetime, &y, &m, &d);
+  if (y == g_date_time_get_year (now) && m == g_date_time_get_month (now) &&
+      d == g_date_time_get_day_of_month (now))
+    return g_strdup (_("Today"));
+  if (y == g_date_time_get_year (yesterday) && m == g_date_time_get_month (yesterday) &&
+      d == g_date_time_get_day_of_month (yesterday))
+    return g_strdup (_("Yesterday"));
+  if (y == g_date_time_get_year (now))
+    /* Translators: a day separator in the timeline, see g_date_time_format() */
+    return g_date_time_format (datetime, _("%A, %B %e"));
+  /* Translators: a day separator in the timeline, see g_date_time_format() */
+  return g_date_time_format (datetime, _("%A, %B %e, %Y"));
+}
+
+char *
+natter_text_format_time (GDateTime *datetime)
+{
+  return g_date_time_format (datetime, "%H:%M");
+}
+
+char *
+natter_text_format_size (gint64 size)
+{
+  return g_format_size (size < 0 ? 0 : (guint64) size);
+}
+
+guint
+natter_text_fuzzy_score (const char *needle,
+                         const char *haystack)
+{
+  g_autofree char *n = NULL;
+  g_autofree char *h = NULL;
+  const char *hp, *np;
+  guint score = 1;
+  gboolean previous_matched = FALSE;
+
+  if (needle == NULL || needle[0] == '\0')
+    return 1;
+  if (haystack == NULL)
+    return 0;
+
+  n = g_utf8_casefold (needle, -1);
+  h = g_utf8_casefold (haystack, -1);
+
+  if (g_str_has_prefix (h, n))
+    return 1000 - MIN (strlen (h), 500);
+
+  for (hp = h, np = n; *np != '\0' && *hp != '\0'; hp = g_utf8_next_char (hp))
+    {
+      if (g_utf8_get_char (hp) == g_utf8_get_char (np))
+        {
+          /* Runs of matching characters and matches at word starts count
+           * more, as in editors' fuzzy finders. */
+          score += previous_matched ? 10 : 3;
+          if (hp == h || strchr (" -_.@+#", hp[-1]) != NULL)
+            score += 8;
+          previous_matched = TRUE;
+          np = g_utf8_next_char (np);
+        }
+      else
+        previous_matched = FALSE;
+    }
+
+  return *np == '\0' ? score : 0;
+}

@@ -1,0 +1,23 @@
+/* natter-text.h: turning message text into what a GtkLabel shows. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Pango markup for @text: escaped, with http(s) links made clickable and
+ * "@user" mentions of @me in bold. Free with g_free(). */
+char *natter_text_to_markup       (const char *text,
+                                   const char *me);
+/* "Today", "Yesterday" or the date, for a day separator. Free with g_free(). */
+char *natter_text_format_day      (GDateTime  *datetime);
+/* "12:34": the time of day of a message. Free with g_free(). */
+char *natter_text_format_time     (GDateTime  *datetime);
+/* "1.2 MB". Free with g_free(). */
+char *natter_text_format_size     (gint64      size);
+/* How well @needle matches @haystack as a fuzzy (in-order subsequence,
+ * case-insensitive) search: 0 for no match, higher is better. */
+guint natter_text_fuzzy_score     (const char *needle,
+                                   const char *haystack);
+
+G_END_DECLS
