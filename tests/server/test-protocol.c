@@ -145,7 +145,13 @@ test_event_before_connect (Fixture       *f,
   natter_test_client_send_text (client, "420[\"rooms\",{}]");
   g_assert_true (natter_test_client_wait_closed (client, NATTER_TEST_TIMEOUT_MS));
   /* No ack leaked out before the close. */
-  g_assert_cmpint (natter_test_client_wait_frame (client, "43", 0), <, 0);
+  {
+    GPtrArray *frames = natter_test_client_get_frames (client);
+    guint i;
+
+    for (i = 0; i < frames->len; i++)
+      g_assert_false (g_str_has_prefix (g_ptr_array_index (frames, i), "43"));
+  }
 }
 
 static void
