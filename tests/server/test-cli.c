@@ -2,6 +2,7 @@
  * (one line, exit 2), a key-file --config, and a clean shutdown on SIGTERM
  * (sockets closed with 1001, data kept). */
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "natter-protocol.h"
@@ -255,7 +256,6 @@ test_config_and_sigterm (void)
   }
 
   {
-    g_autoptr(GFile) file = g_file_new_for_path (dir);
     g_autofree char *rm = g_strdup_printf ("rm -rf '%s'", dir);
 
     g_spawn_command_line_sync (rm, NULL, NULL, NULL, NULL);
