@@ -99,6 +99,8 @@ test_malformed (Fixture       *f,
     "4511-[\"e\",{\"_placeholder\":true,\"num\":0}]", /* over the attachment limit */
     "451-[\"e\",{\"_placeholder\":true,\"num\":0}]", /* then text instead of the part (below) */
     "42[\"rooms\",{}]extra",            /* trailing junk after the JSON */
+    "42[\"send\",{\"room\":\"general\",\"cid\":\"n1\",\"text\":\"a\\u0000b\"}]", /* NUL would cut the text */
+    "42[\"join\",{\"room\":\"general\\u0000evil\"}]", /* … or a name */
     NULL,                                 /* deep nesting, filled in below */
     NULL,                                 /* a binary frame nobody announced */
   };
