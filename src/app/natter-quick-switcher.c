@@ -104,9 +104,19 @@ open_room (NatterQuickSwitcher *self,
 }
 
 static void
+open_selected_action (GtkWidget  *widget,
+                      const char *action_name,
+                      GVariant   *parameter)
+{
+  NatterQuickSwitcher *self = NATTER_QUICK_SWITCHER (widget);
+
+  open_room (self, gtk_single_selection_get_selected_item (self->selection));
+}
+
+static void
 on_entry_activate (NatterQuickSwitcher *self)
 {
-  open_room (self, gtk_single_selection_get_selected_item (self->selection));
+  gtk_widget_activate_action (GTK_WIDGET (self), "switcher.open-selected", NULL);
 }
 
 static void
@@ -222,6 +232,7 @@ natter_quick_switcher_class_init (NatterQuickSwitcherClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, on_list_activate);
   gtk_widget_class_bind_template_callback (widget_class, on_stop_search);
 
+  gtk_widget_class_install_action (widget_class, "switcher.open-selected", NULL, open_selected_action);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "window.close", NULL);
 }
 

@@ -4,6 +4,7 @@
 
 #include <glib/gi18n.h>
 
+#include "natter-app-private.h"
 #include "natter-composer.h"
 #include "natter-connection-banner.h"
 #include "natter-members-popover.h"
@@ -576,4 +577,32 @@ natter_room_view_init (NatterRoomView *self)
   gtk_widget_set_visible (GTK_WIDGET (self->members_button), FALSE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.scroll-to-bottom", FALSE);
   update_typing (self);
+}
+
+/* Test hooks, see natter-app-private.h */
+
+NatterComposer *
+_natter_room_view_get_composer (NatterRoomView *self)
+{
+  return self->composer;
+}
+
+NatterConnectionBanner *
+_natter_room_view_get_banner (NatterRoomView *self)
+{
+  return self->banner;
+}
+
+const char *
+_natter_room_view_get_unsent (NatterRoomView *self)
+{
+  if (!gtk_widget_get_visible (GTK_WIDGET (self->unsent_label)))
+    return NULL;
+  return gtk_label_get_label (self->unsent_label);
+}
+
+GtkWidget *
+_natter_room_view_get_timeline_view (NatterRoomView *self)
+{
+  return GTK_WIDGET (self->timeline_view);
 }

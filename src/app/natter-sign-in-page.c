@@ -4,6 +4,7 @@
 #include <glib/gi18n.h>
 #include <natter-client.h>
 
+#include "natter-app-private.h"
 #include "natter-application.h"
 #include "natter-sign-in-page.h"
 
@@ -305,4 +306,31 @@ natter_sign_in_page_init (NatterSignInPage *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
   update_actions (self);
+}
+
+/* Test hooks, see natter-app-private.h */
+
+void
+_natter_sign_in_page_fill (NatterSignInPage *self,
+                           const char       *server,
+                           const char       *user,
+                           const char       *password)
+{
+  gtk_editable_set_text (GTK_EDITABLE (self->server_row), server);
+  gtk_editable_set_text (GTK_EDITABLE (self->user_row), user);
+  gtk_editable_set_text (GTK_EDITABLE (self->password_row), password);
+}
+
+const char *
+_natter_sign_in_page_get_error (NatterSignInPage *self)
+{
+  if (!gtk_revealer_get_reveal_child (self->error_revealer))
+    return NULL;
+  return gtk_label_get_label (self->error_label);
+}
+
+gboolean
+_natter_sign_in_page_get_busy (NatterSignInPage *self)
+{
+  return is_busy (self);
 }

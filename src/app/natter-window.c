@@ -5,6 +5,7 @@
 
 #include <glib/gi18n.h>
 
+#include "natter-app-private.h"
 #include "natter-join-dialog.h"
 #include "natter-quick-switcher.h"
 #include "natter-room-row.h"
@@ -197,6 +198,17 @@ resync_idle_cb (gpointer user_data)
     set_room (self, NULL);
   else
     sync_selection (self);
+
+  /* Rooms arrived (first sign-in) or the room in view was left: show one,
+   * unless the leaflet is folded and the list is what the user looks at. */
+  if (self->room == NULL && !adw_leaflet_get_folded (self->leaflet))
+    {
+      g_autofree char *last_room = g_settings_get_string (self->settings, "last-room");
+      g_autoptr(NatterRoom) first = g_list_model_get_item (get_rooms (self), 0);
+
+      if (!natter_window_open_room (self, last_room) && first != NULL)
+        natter_window_open_room (self, natter_room_get_name (first));
+    }
   return G_SOURCE_REMOVE;
 }
 
@@ -573,4 +585,30 @@ natter_window_init (NatterWindow *self)
 
   if (g_str_equal (PROFILE, "development"))
     gtk_widget_add_css_class (GTK_WIDGET (self), "devel");
+}
+
+/* Test hooks, see natter-app-private.h */
+
+const char *
+_natter_window_get_page (NatterWindow *self)
+{
+  return gtk_stack_get_visible_child_name (self->stack);
+}
+
+NatterSignInPage *
+_natter_window_get_sign_in_page (NatterWindow *self)
+{
+  return self->sign_in_page;
+}
+
+NatterRoomView *
+_natter_window_get_room_view (NatterWindow *self)
+{
+  return self->room_view;
+}
+
+GtkWidget *
+_natter_window_get_room_list (NatterWindow *self)
+{
+  return GTK_WIDGET (self->room_list);
 }

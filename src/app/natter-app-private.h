@@ -1,0 +1,37 @@
+/* natter-app-private.h: what the UI tests in tests/app reach into, so they
+ * can drive the real widgets without synthesizing pointer events. */
+#pragma once
+
+#include "natter-composer.h"
+#include "natter-connection-banner.h"
+#include "natter-room-view.h"
+#include "natter-sign-in-page.h"
+#include "natter-window.h"
+
+G_BEGIN_DECLS
+
+/* "sign-in" or "main" */
+const char             *_natter_window_get_page          (NatterWindow     *self);
+NatterSignInPage       *_natter_window_get_sign_in_page  (NatterWindow     *self);
+NatterRoomView         *_natter_window_get_room_view     (NatterWindow     *self);
+GtkWidget              *_natter_window_get_room_list     (NatterWindow     *self);
+
+void                    _natter_sign_in_page_fill        (NatterSignInPage *self,
+                                                          const char       *server,
+                                                          const char       *user,
+                                                          const char       *password);
+/* The inline error shown, or NULL. */
+const char             *_natter_sign_in_page_get_error   (NatterSignInPage *self);
+gboolean                _natter_sign_in_page_get_busy    (NatterSignInPage *self);
+
+/* Enter (with @state modifiers) as the composer's key handler sees it. */
+void                    _natter_composer_press_enter     (NatterComposer   *self,
+                                                          GdkModifierType   state);
+
+NatterComposer         *_natter_room_view_get_composer   (NatterRoomView   *self);
+NatterConnectionBanner *_natter_room_view_get_banner     (NatterRoomView   *self);
+/* The header's unsent counter ("2 unsent"), or NULL when hidden. */
+const char             *_natter_room_view_get_unsent     (NatterRoomView   *self);
+GtkWidget              *_natter_room_view_get_timeline_view (NatterRoomView *self);
+
+G_END_DECLS

@@ -1,0 +1,741 @@
+/* test-app.c: UI tests of the Natter app. Each test builds the real
+ * application and window against a natter-server running in this process
+ * on loopback, drives it through actions and widgets, and waits by
+ * iterating the main context until a condition holds (never by sleeping).
+ * Snapshots of the main states go to $NATTER_SNAPSHOT_DIR as PNGs. */
+
+#include <glib/gstdio.h>
+#include <string.h>
+#include <gtk/gtk.h>
+
+#include "natter-app-private.h"
+#include "natter-application.h"
+#include "natter-join-dialog.h"
+#include "natter-quick-switcher.h"
+#include "natter-server.h"
+
+#define WAIT_SECONDS 20
+
+static char *tmp_dir;
+static guint user_counter;
+
+/* A stand-in notification server on the test's session bus: it records
+ * what the app shows and can "click" a notification. */
+typedef struct
+{
+  guint  id;
+  char  *summary;
+  char  *body;
+} Notification;
+
+static GPtrArray *notifications;
+static GDBusConnection *bus;
+
+static const char notifications_xml[] =
+  "<node><interface name='org.freedesktop.Notifications'>"
+  "<method name='Notify'><arg type='s' direction='in'/><arg type='u' direction='in'/>"
+  "<arg type='s' direction='in'/><arg type='s' direction='in'/><arg type='s' direction='in'/>"
+  "<arg type='as' direction='in'/><arg type='a{sv}' direction='in'/><arg type='i' direction='in'/>"
+  "<arg type='u' direction='out'/></method>"
+  "<method name='GetCapabilities'><arg type='as' direction='out'/></method>"
+  "<method name='CloseNotification'><arg type='u' direction='in'/></method>"
+  "<method name='GetServerInformation'><arg type='s' direction='out'/><arg type='s' direction='out'/>"
+  "<arg type='s' direction='out'/><arg type='s' direction='out'/></method>"
+  "<signal name='ActionInvoked'><arg type='u'/><arg type='s'/></signal>"
+  "<signal name='NotificationClosed'><arg type='u'/><arg type='u'/></signal>"
+  "</interface></node>";
+
+static void
+notification_free (gpointer data)
+{
+  Notification *notification = data;
+
+  g_free (notification->summary);
+  g_free (notification->body);
+  g_free (notification);
+}
+
+static void
+notifications_method_call (GDBusConnection       *connection,
+                           const char            *sender,
+                           const char            *object_path,
+                           const char            *interface_name,
+                           const char            *method_name,
+                           GVariant              *parameters,
+                           GDBusMethodInvocation *invocation,
+                           gpointer               user_data)
+{
+  if (g_str_equal (method_name, "Notify"))
+    {
+      Notification *notification = g_new0 (Notification, 1);
+      guint replaces;
+
+      g_variant_get (parameters, "(&su&sss@as@a{sv}i)", NULL, &replaces, NULL,
+                     &notification->summary, &notification->body, NULL, NULL, NULL);
+      notification->id = replaces != 0 ? replaces : notifications->len + 1000;
+      g_ptr_array_add (notifications, notification);
+      g_dbus_method_invocation_return_value (invocation, g_variant_new ("(u)", notification->id));
+    }
+  else if (g_str_equal (method_name, "GetCapabilities"))
+    {
+      const char *caps[] = { "actions", "body", NULL };
+      g_dbus_method_invocation_return_value (invocation, g_variant_new ("(^as)", caps));
+    }
+  else if (g_str_equal (method_name, "GetServerInformation"))
+    g_dbus_method_invocation_return_value (invocation, g_variant_new ("(ssss)", "test", "natter", "1", "1.2"));
+  else
+    g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static const GDBusInterfaceVTable notifications_vtable = { notifications_method_call, NULL, NULL, { 0 } };
+
+static void
+start_notification_server (void)
+{
+  g_autoptr(GDBusNodeInfo) info = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+
+  notifications = g_ptr_array_new_with_free_func (notification_free);
+  bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
+  g_assert_no_error (error);
+  info = g_dbus_node_info_new_for_xml (notifications_xml, &error);
+  g_assert_no_error (error);
+  g_dbus_connection_register_object (bus, "/org/freedesktop/Notifications", info->interfaces[0],
+                                     &notifications_vtable, NULL, NULL, &error);
+  g_assert_no_error (error);
+  reply = g_dbus_connection_call_sync (bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus", "RequestName",
+                                       g_variant_new ("(su)", "org.freedesktop.Notifications", 4),
+                                       G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error (error);
+}
+
+static Notification *
+find_notification (const char *summary_part)
+{
+  for (guint i = notifications->len; i > 0; i--)
+    {
+      Notification *notification = g_ptr_array_index (notifications, i - 1);
+      if (strstr (notification->summary, summary_part) != NULL)
+        return notification;
+    }
+  return NULL;
+}
+
+static void
+click_notification (Notification *notification)
+{
+  g_dbus_connection_emit_signal (bus, NULL, "/org/freedesktop/Notifications",
+                                 "org.freedesktop.Notifications", "ActionInvoked",
+                                 g_variant_new ("(us)", notification->id, "default"), NULL);
+}
+
+typedef struct
+{
+  char              *data_dir;
+  NatterServer      *server;
+  guint              port;
+  char              *url;
+  NatterApplication *app;
+  NatterWindow      *window;
+  GPtrArray         *peers;     /* NatterSession: other people, via the library */
+} Fixture;
+
+static gboolean
+wake_up (gpointer user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+/* Iterates the main context until @cond holds; fails the test after
+ * WAIT_SECONDS. A short timer only makes sure the loop wakes up to look. */
+#define WAIT_UNTIL(cond) G_STMT_START {                                    \
+  gint64 wait_end_ = g_get_monotonic_time () + WAIT_SECONDS * G_USEC_PER_SEC; \
+  guint wake_ = g_timeout_add (20, wake_up, NULL);                         \
+  while (!(cond))                                                          \
+    {                                                                      \
+      if (g_get_monotonic_time () > wait_end_)                             \
+        g_error ("%s:%d: timed out waiting for %s", __FILE__, __LINE__, #cond); \
+      g_main_context_iteration (NULL, TRUE);                               \
+    }                                                                      \
+  g_source_remove (wake_);                                                 \
+} G_STMT_END
+
+static void
+spin (guint frames)
+{
+  /* Lets a few frames be laid out and drawn (for snapshots). */
+  gint64 end = g_get_monotonic_time () + frames * 20 * 1000;
+  guint wake = g_timeout_add (10, wake_up, NULL);
+
+  while (g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (wake);
+}
+
+static char *
+new_user_name (const char *prefix)
+{
+  return g_strdup_printf ("%s%u", prefix, ++user_counter);
+}
+
+static void
+start_server (Fixture *fixture)
+{
+  g_autoptr(NatterServerConfig) config = natter_server_config_new ();
+  g_autoptr(GError) error = NULL;
+
+  g_free (config->address);
+  config->address = g_strdup ("127.0.0.1");
+  config->port = fixture->port;
+  config->data_dir = g_strdup (fixture->data_dir);
+  config->fast_password_hashing = TRUE;
+  config->send_rate = 1000;
+  config->send_burst = 1000;
+
+  fixture->server = natter_server_new (config);
+  g_assert_true (natter_server_start (fixture->server, &error));
+  g_assert_no_error (error);
+  fixture->port = natter_server_get_port (fixture->server);
+  if (fixture->url == NULL)
+    fixture->url = natter_server_dup_base_url (fixture->server);
+}
+
+static void
+stop_server (Fixture *fixture)
+{
+  natter_server_stop (fixture->server);
+  g_clear_object (&fixture->server);
+}
+
+static void
+fixture_set_up (Fixture       *fixture,
+                gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  fixture->data_dir = g_dir_make_tmp ("natter-app-server-XXXXXX", &error);
+  g_assert_no_error (error);
+  start_server (fixture);
+
+  fixture->peers = g_ptr_array_new_with_free_func (g_object_unref);
+  fixture->app = natter_application_new (fixture->url);
+  g_application_set_flags (G_APPLICATION (fixture->app), G_APPLICATION_NON_UNIQUE);
+  /* Each test exports its own app object on the bus. */
+  {
+    static guint n_apps;
+    g_autofree char *app_id = g_strdup_printf ("io.github.natter.Natter.Test%u", ++n_apps);
+    g_application_set_application_id (G_APPLICATION (fixture->app), app_id);
+  }
+  g_assert_true (g_application_register (G_APPLICATION (fixture->app), NULL, &error));
+  g_assert_no_error (error);
+  g_application_activate (G_APPLICATION (fixture->app));
+  fixture->window = NATTER_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (fixture->app)));
+  g_assert_nonnull (fixture->window);
+  g_object_ref (fixture->window);
+  WAIT_UNTIL (gtk_widget_get_mapped (GTK_WIDGET (fixture->window)));
+}
+
+static void
+fixture_tear_down (Fixture       *fixture,
+                   gconstpointer  user_data)
+{
+  for (guint i = 0; i < fixture->peers->len; i++)
+    natter_session_stop (g_ptr_array_index (fixture->peers, i));
+  g_clear_pointer (&fixture->peers, g_ptr_array_unref);
+
+  natter_application_set_session (fixture->app, NULL);
+  gtk_window_destroy (GTK_WINDOW (fixture->window));
+  g_clear_object (&fixture->window);
+  g_application_quit (G_APPLICATION (fixture->app));
+  g_clear_object (&fixture->app);
+
+  if (fixture->server != NULL)
+    stop_server (fixture);
+  g_clear_pointer (&fixture->url, g_free);
+  g_clear_pointer (&fixture->data_dir, g_free);
+  spin (2);
+}
+
+static GskRenderNode *
+snapshot_node (GdkPaintable *paintable,
+               int           width,
+               int           height)
+{
+  GtkSnapshot *snapshot = gtk_snapshot_new ();
+
+  gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
+  return gtk_snapshot_free_to_node (snapshot);
+}
+
+static void
+save_snapshot (GtkWidget  *widget,
+               const char *name)
+{
+  const char *dir = g_getenv ("NATTER_SNAPSHOT_DIR");
+  g_autoptr(GdkPaintable) paintable = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+  g_autofree char *path = NULL;
+  GskRenderNode *node;
+  GskRenderer *renderer;
+  int width, height;
+
+  if (dir == NULL)
+    return;
+
+  WAIT_UNTIL (gtk_widget_get_mapped (widget));
+  spin (5);
+  width = gtk_widget_get_width (widget);
+  height = gtk_widget_get_height (widget);
+  paintable = gtk_widget_paintable_new (widget);
+  /* The first frames may not have been drawn yet. */
+  WAIT_UNTIL ((node = snapshot_node (paintable, width, height)) != NULL);
+  renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
+  texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, width, height));
+  gsk_render_node_unref (node);
+
+  path = g_strdup_printf ("%s/%s.png", dir, name);
+  g_assert_true (gdk_texture_save_to_png (texture, path));
+  g_test_message ("snapshot: %s", path);
+}
+
+/* Helpers that drive the window */
+
+static NatterSignInPage *
+sign_in_page (Fixture *fixture)
+{
+  return _natter_window_get_sign_in_page (fixture->window);
+}
+
+static NatterRoomView *
+room_view (Fixture *fixture)
+{
+  return _natter_window_get_room_view (fixture->window);
+}
+
+static void
+sign_in (Fixture    *fixture,
+         const char *user,
+         const char *password,
+         gboolean    create)
+{
+  _natter_sign_in_page_fill (sign_in_page (fixture), fixture->url, user, password);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (sign_in_page (fixture)),
+                                             create ? "sign-in.register" : "sign-in.log-in", NULL));
+}
+
+static void
+sign_up_and_wait (Fixture    *fixture,
+                  const char *user)
+{
+  g_assert_cmpstr (_natter_window_get_page (fixture->window), ==, "sign-in");
+  sign_in (fixture, user, "correct horse", TRUE);
+  WAIT_UNTIL (g_strcmp0 (_natter_window_get_page (fixture->window), "main") == 0);
+  WAIT_UNTIL (natter_session_get_state (natter_application_get_session (fixture->app)) ==
+              NATTER_SESSION_STATE_ONLINE);
+}
+
+static GtkWindow *
+find_toplevel (GType type)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GtkWindow) window = g_list_model_get_item (toplevels, i);
+      if (G_TYPE_CHECK_INSTANCE_TYPE (window, type) && gtk_widget_get_visible (GTK_WIDGET (window)))
+        return window;
+    }
+  return NULL;
+}
+
+static const char *
+current_room_name (Fixture *fixture)
+{
+  NatterRoom *room = natter_window_get_room (fixture->window);
+
+  return room != NULL ? natter_room_get_name (room) : NULL;
+}
+
+static void
+create_room_through_dialog (Fixture    *fixture,
+                            const char *name)
+{
+  NatterJoinDialog *dialog;
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (fixture->window), "win.join", NULL));
+  WAIT_UNTIL ((dialog = (NatterJoinDialog *) find_toplevel (NATTER_TYPE_JOIN_DIALOG)) != NULL);
+  WAIT_UNTIL (natter_join_dialog_get_rooms (dialog) != NULL);
+  natter_join_dialog_set_query (dialog, name);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dialog), "join.create", NULL));
+  WAIT_UNTIL (g_strcmp0 (current_room_name (fixture), name) == 0);
+  WAIT_UNTIL (find_toplevel (NATTER_TYPE_JOIN_DIALOG) == NULL);
+}
+
+static NatterMessage *
+find_message (NatterRoom *room,
+              const char *from,
+              const char *text)
+{
+  GListModel *timeline = G_LIST_MODEL (natter_room_get_timeline (room));
+  guint n = g_list_model_get_n_items (timeline);
+
+  for (guint i = n; i > 0; i--)
+    {
+      g_autoptr(NatterMessage) message = g_list_model_get_item (timeline, i - 1);
+      if (g_strcmp0 (natter_message_get_from (message), from) == 0 &&
+          g_strcmp0 (natter_message_get_text (message), text) == 0)
+        return message;
+    }
+  return NULL;
+}
+
+static gboolean
+message_sent (NatterRoom *room,
+              const char *from,
+              const char *text)
+{
+  NatterMessage *message = find_message (room, from, text);
+
+  return message != NULL && natter_message_get_state (message) == NATTER_MESSAGE_STATE_SENT;
+}
+
+static void
+type_and_send (Fixture    *fixture,
+               const char *text)
+{
+  NatterComposer *composer = _natter_room_view_get_composer (room_view (fixture));
+
+  natter_composer_set_text (composer, text);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (composer), "composer.send", NULL));
+  {
+    g_autofree char *left = natter_composer_dup_text (composer);
+    g_assert_cmpstr (left, ==, "");
+  }
+}
+
+static gboolean
+composer_is_empty (NatterComposer *composer)
+{
+  g_autofree char *text = natter_composer_dup_text (composer);
+
+  return text[0] == '\0';
+}
+
+static void
+press_enter_in_composer (Fixture    *fixture,
+                         const char *text)
+{
+  NatterComposer *composer = _natter_room_view_get_composer (room_view (fixture));
+  g_autofree char *with_newline = g_strconcat (text, "\n", NULL);
+  g_autofree char *typed = NULL;
+
+  /* Shift+Enter starts a new line and sends nothing... */
+  natter_composer_set_text (composer, text);
+  _natter_composer_press_enter (composer, GDK_SHIFT_MASK);
+  typed = natter_composer_dup_text (composer);
+  g_assert_cmpstr (typed, ==, with_newline);
+
+  /* ...Enter sends (once the main loop ran). */
+  _natter_composer_press_enter (composer, 0);
+  WAIT_UNTIL (composer_is_empty (composer));
+}
+
+static void
+store_result (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static NatterSession *
+add_peer (Fixture    *fixture,
+          const char *user,
+          const char *room)
+{
+  g_autoptr(NatterSession) peer = natter_session_new_full (fixture->url, user,
+                                                           NATTER_TOKEN_STORE_MEMORY, ":memory:");
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  natter_session_register_async (peer, "correct horse", NULL,
+                                 store_result, &result);
+  WAIT_UNTIL (result != NULL);
+  g_assert_true (natter_session_register_finish (peer, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  g_assert_true (natter_session_start (peer, &error));
+  WAIT_UNTIL (natter_session_get_state (peer) == NATTER_SESSION_STATE_ONLINE);
+
+  if (room != NULL)
+    {
+      g_autoptr(NatterRoom) joined = NULL;
+
+      natter_session_join_async (peer, room, FALSE, NULL, NULL,
+                                 store_result, &result);
+      WAIT_UNTIL (result != NULL);
+      joined = natter_session_join_finish (peer, result, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (joined);
+    }
+
+  g_ptr_array_add (fixture->peers, g_object_ref (peer));
+  return peer;
+}
+
+/* Tests */
+
+static void
+test_sign_in_errors (Fixture       *fixture,
+                     gconstpointer  user_data)
+{
+  g_autofree char *user = new_user_name ("erin");
+  g_autofree char *taken = new_user_name ("frank");
+
+  save_snapshot (GTK_WIDGET (fixture->window), "sign-in");
+
+  /* A name someone else has. */
+  add_peer (fixture, taken, NULL);
+  sign_in (fixture, taken, "something else", TRUE);
+  WAIT_UNTIL (_natter_sign_in_page_get_error (sign_in_page (fixture)) != NULL);
+  g_assert_nonnull (strstr (_natter_sign_in_page_get_error (sign_in_page (fixture)), "taken"));
+  g_assert_cmpstr (_natter_window_get_page (fixture->window), ==, "sign-in");
+
+  /* The wrong password. */
+  sign_in (fixture, taken, "wrong password", FALSE);
+  WAIT_UNTIL (!_natter_sign_in_page_get_busy (sign_in_page (fixture)));
+  g_assert_nonnull (strstr (_natter_sign_in_page_get_error (sign_in_page (fixture)), "Wrong"));
+  save_snapshot (GTK_WIDGET (fixture->window), "sign-in-error");
+
+  /* A server that is not there. */
+  stop_server (fixture);
+  sign_in (fixture, user, "correct horse", FALSE);
+  WAIT_UNTIL (!_natter_sign_in_page_get_busy (sign_in_page (fixture)));
+  g_assert_nonnull (strstr (_natter_sign_in_page_get_error (sign_in_page (fixture)), "cannot be reached"));
+
+  /* A user name the server would refuse is caught before asking. */
+  start_server (fixture);
+  sign_in (fixture, "Not Valid", "correct horse", TRUE);
+  g_assert_nonnull (strstr (_natter_sign_in_page_get_error (sign_in_page (fixture)), "32 characters"));
+
+  /* And then it works. */
+  sign_up_and_wait (fixture, user);
+}
+
+static void
+test_conversation (Fixture       *fixture,
+                   gconstpointer  user_data)
+{
+  g_autofree char *me = new_user_name ("alice");
+  g_autofree char *them = new_user_name ("bob");
+  g_autofree char *room_name = g_strdup_printf ("lobby-%s", me);
+  NatterSession *peer;
+  NatterRoom *peer_room;
+  NatterRoom *room;
+  g_autoptr(NatterMessage) answer = NULL;
+  g_autoptr(NatterMessage) mention = NULL;
+  g_autofree char *mention_text = NULL;
+
+  sign_up_and_wait (fixture, me);
+  create_room_through_dialog (fixture, room_name);
+  room = natter_window_get_room (fixture->window);
+
+  /* Through the composer: the action, then Enter. */
+  type_and_send (fixture, "Hello from the app");
+  WAIT_UNTIL (message_sent (room, me, "Hello from the app"));
+  press_enter_in_composer (fixture, "Enter sends this one");
+  WAIT_UNTIL (message_sent (room, me, "Enter sends this one"));
+
+  /* Someone else, on the library, sees them and answers. */
+  peer = add_peer (fixture, them, room_name);
+  peer_room = natter_session_lookup_room (peer, room_name);
+  g_assert_nonnull (peer_room);
+  WAIT_UNTIL (find_message (peer_room, me, "Enter sends this one") != NULL);
+  answer = natter_room_send_text (peer_room, "Hi! Look at https://gitlab.gnome.org, it is nice.");
+  WAIT_UNTIL (message_sent (room, them, "Hi! Look at https://gitlab.gnome.org, it is nice."));
+  mention_text = g_strdup_printf ("@%s are you there?", me);
+  mention = natter_room_send_text (peer_room, mention_text);
+  WAIT_UNTIL (find_message (room, them, mention_text) != NULL);
+  g_assert_true (natter_message_get_mentions_me (find_message (room, them, mention_text)));
+
+  /* Mentions are notified; clicking the notification opens the room. */
+  {
+    g_autofree char *summary = g_strdup_printf ("%s mentioned you in %s", them, room_name);
+    Notification *notification;
+
+    WAIT_UNTIL ((notification = find_notification (summary)) != NULL);
+    g_assert_cmpstr (notification->body, ==, mention_text);
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (fixture->window), "win.open-room", "s", "general"));
+    g_assert_cmpstr (current_room_name (fixture), ==, "general");
+    click_notification (notification);
+    WAIT_UNTIL (g_strcmp0 (current_room_name (fixture), room_name) == 0);
+  }
+
+  WAIT_UNTIL (natter_room_view_get_at_bottom (room_view (fixture)));
+  save_snapshot (GTK_WIDGET (fixture->window), "main-window");
+}
+
+static void
+test_offline_and_pending (Fixture       *fixture,
+                          gconstpointer  user_data)
+{
+  g_autofree char *me = new_user_name ("carol");
+  g_autofree char *them = new_user_name ("dave");
+  g_autofree char *room_name = g_strdup_printf ("ops-%s", me);
+  NatterConnectionBanner *banner;
+  NatterSession *session;
+  NatterSession *peer;
+  NatterRoom *room;
+  NatterMessage *pending;
+
+  sign_up_and_wait (fixture, me);
+  create_room_through_dialog (fixture, room_name);
+  room = natter_window_get_room (fixture->window);
+  session = natter_application_get_session (fixture->app);
+  banner = _natter_room_view_get_banner (room_view (fixture));
+  peer = add_peer (fixture, them, room_name);
+  g_assert_false (natter_connection_banner_get_revealed (banner));
+
+  /* The server goes away: the banner says so and counts down. */
+  stop_server (fixture);
+  WAIT_UNTIL (natter_session_get_state (session) == NATTER_SESSION_STATE_WAITING_TO_RETRY);
+  WAIT_UNTIL (natter_connection_banner_get_revealed (banner));
+  g_assert_nonnull (strstr (natter_connection_banner_get_text (banner), "retrying in"));
+
+  /* A message written now waits, greyed, and is counted in the header. */
+  type_and_send (fixture, "Written while offline");
+  pending = find_message (room, me, "Written while offline");
+  g_assert_nonnull (pending);
+  g_assert_cmpint (natter_message_get_state (pending), ==, NATTER_MESSAGE_STATE_PENDING);
+  WAIT_UNTIL (_natter_room_view_get_unsent (room_view (fixture)) != NULL);
+  g_assert_cmpstr (_natter_room_view_get_unsent (room_view (fixture)), ==, "1 unsent");
+  save_snapshot (GTK_WIDGET (fixture->window), "offline");
+
+  /* Back: "Retry now" connects at once, the banner goes and the message is
+   * delivered to the other member. */
+  start_server (fixture);
+  WAIT_UNTIL (natter_session_get_state (session) != NATTER_SESSION_STATE_CONNECTING);
+  if (natter_session_get_state (session) == NATTER_SESSION_STATE_WAITING_TO_RETRY)
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (banner), "banner.retry-now", NULL));
+  WAIT_UNTIL (natter_session_get_state (session) == NATTER_SESSION_STATE_ONLINE);
+  WAIT_UNTIL (!natter_connection_banner_get_revealed (banner));
+  WAIT_UNTIL (natter_message_get_state (pending) == NATTER_MESSAGE_STATE_SENT);
+  WAIT_UNTIL (_natter_room_view_get_unsent (room_view (fixture)) == NULL);
+  if (natter_session_get_state (peer) == NATTER_SESSION_STATE_WAITING_TO_RETRY)
+    natter_session_retry_now (peer);
+  WAIT_UNTIL (natter_session_get_state (peer) == NATTER_SESSION_STATE_ONLINE);
+  WAIT_UNTIL (find_message (natter_session_lookup_room (peer, room_name), me, "Written while offline") != NULL);
+}
+
+static void
+test_quick_switcher (Fixture       *fixture,
+                     gconstpointer  user_data)
+{
+  g_autofree char *me = new_user_name ("gina");
+  g_autofree char *first = g_strdup_printf ("kitchen-%s", me);
+  g_autofree char *second = g_strdup_printf ("garden-%s", me);
+  NatterQuickSwitcher *switcher;
+  GListModel *matches;
+  g_autoptr(NatterRoom) best = NULL;
+
+  sign_up_and_wait (fixture, me);
+  create_room_through_dialog (fixture, first);
+  create_room_through_dialog (fixture, second);
+  g_assert_cmpstr (current_room_name (fixture), ==, second);
+
+  /* Ctrl+K, "ktch", Enter. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (fixture->window), "win.quick-switcher", NULL));
+  WAIT_UNTIL ((switcher = (NatterQuickSwitcher *) find_toplevel (NATTER_TYPE_QUICK_SWITCHER)) != NULL);
+  natter_quick_switcher_set_query (switcher, "ktch");
+  matches = natter_quick_switcher_get_matches (switcher);
+  g_assert_cmpuint (g_list_model_get_n_items (matches), ==, 1);
+  best = g_list_model_get_item (matches, 0);
+  g_assert_cmpstr (natter_room_get_name (best), ==, first);
+  save_snapshot (GTK_WIDGET (switcher), "quick-switcher");
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (switcher), "switcher.open-selected", NULL));
+  WAIT_UNTIL (g_strcmp0 (current_room_name (fixture), first) == 0);
+  WAIT_UNTIL (find_toplevel (NATTER_TYPE_QUICK_SWITCHER) == NULL);
+
+  /* Alt+Up / Alt+Down walk the list (newest activity first). */
+  {
+    GListModel *rooms = natter_session_get_rooms (natter_application_get_session (fixture->app));
+    guint n = g_list_model_get_n_items (rooms), position = 0;
+    g_autoptr(NatterRoom) neighbour = NULL;
+    gboolean forward;
+
+    for (guint i = 0; i < n; i++)
+      {
+        g_autoptr(NatterRoom) room = g_list_model_get_item (rooms, i);
+        if (g_strcmp0 (natter_room_get_name (room), first) == 0)
+          position = i;
+      }
+    forward = position + 1 < n;
+    neighbour = g_list_model_get_item (rooms, forward ? position + 1 : position - 1);
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (fixture->window),
+                                               forward ? "win.next-room" : "win.prev-room", NULL));
+    g_assert_cmpstr (current_room_name (fixture), ==, natter_room_get_name (neighbour));
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (fixture->window),
+                                               forward ? "win.prev-room" : "win.next-room", NULL));
+    g_assert_cmpstr (current_room_name (fixture), ==, first);
+  }
+}
+
+/* When GTK reports a widget that measures inconsistently, names it and its
+ * ancestors: the pointer alone says nothing. */
+static GLogWriterOutput
+debug_writer (GLogLevelFlags   level,
+              const GLogField *fields,
+              gsize            n_fields,
+              gpointer         user_data)
+{
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_str_equal (fields[i].key, "MESSAGE") && strstr (fields[i].value, "reports a minimum") != NULL)
+      {
+        gpointer widget = NULL;
+        sscanf (strstr (fields[i].value, "0x"), "%p", &widget);
+        for (GtkWidget *w = widget; w != NULL; w = gtk_widget_get_parent (w))
+          g_printerr ("  in %s %s\n", G_OBJECT_TYPE_NAME (w), gtk_widget_get_css_classes (w)[0] ? gtk_widget_get_css_classes (w)[0] : "");
+        for (GtkWidget *c = gtk_widget_get_first_child (widget); c != NULL; c = gtk_widget_get_next_sibling (c))
+          g_printerr ("  child %s visible=%d\n", G_OBJECT_TYPE_NAME (c), gtk_widget_get_visible (c));
+      }
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *xdg = NULL;
+  int ret;
+
+  /* Before anything caches the user directories. */
+  tmp_dir = g_dir_make_tmp ("natter-app-test-XXXXXX", &error);
+  g_assert_no_error (error);
+  xdg = g_build_filename (tmp_dir, "data", NULL);
+  g_setenv ("XDG_DATA_HOME", xdg, TRUE);
+  g_setenv ("NATTER_TOKEN_STORE", "memory", TRUE);
+  g_setenv ("GSETTINGS_BACKEND", "memory", TRUE);
+
+  g_log_set_writer_func (debug_writer, NULL, NULL);
+  gtk_test_init (&argc, &argv, NULL);
+  g_log_set_debug_enabled (FALSE);
+  start_notification_server ();
+  /* Without a window manager the window is never "active", and a blinking
+   * cursor in an unfocused entry warns (fatally in tests). */
+  g_object_set (gtk_settings_get_default (), "gtk-cursor-blink", FALSE, NULL);
+
+  g_test_add ("/app/sign-in/errors", Fixture, NULL, fixture_set_up, test_sign_in_errors, fixture_tear_down);
+  g_test_add ("/app/conversation", Fixture, NULL, fixture_set_up, test_conversation, fixture_tear_down);
+  g_test_add ("/app/offline-and-pending", Fixture, NULL, fixture_set_up, test_offline_and_pending, fixture_tear_down);
+  g_test_add ("/app/quick-switcher", Fixture, NULL, fixture_set_up, test_quick_switcher, fixture_tear_down);
+
+  ret = g_test_run ();
+  g_clear_pointer (&notifications, g_ptr_array_unref);
+  g_clear_object (&bus);
+  g_free (tmp_dir);
+  return ret;
+}
