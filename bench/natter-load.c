@@ -267,6 +267,27 @@ server_cpu_s (void)
   return (double) (utime + stime) / (double) sysconf (_SC_CLK_TCK);
 }
 
+/* Seconds the server's main thread spent runnable but waiting for a CPU
+ * (/proc/PID/schedstat): other load on the server's core shows up here. */
+static double
+server_wait_s (void)
+{
+  char path[64];
+  FILE *f;
+  unsigned long long run = 0, wait = 0;
+  int n;
+
+  if (L.server_pid <= 0)
+    return -1;
+  snprintf (path, sizeof path, "/proc/%d/schedstat", L.server_pid);
+  f = fopen (path, "r");
+  if (f == NULL)
+    return -1;
+  n = fscanf (f, "%llu %llu", &run, &wait);
+  fclose (f);
+  return n == 2 ? wait / 1e9 : -1;
+}
+
 static double
 self_cpu_s (void)
 {
@@ -1083,6 +1104,7 @@ phase_connect (void)
   gint64 deadline = t0 + (gint64) (L.setup_timeout * 1e6);
   double cpu0 = self_cpu_s ();
   double scpu0 = server_cpu_s ();
+  double wait0 = server_wait_s ();
   gint64 rss0 = server_rss_kb ();
   int limit = L.storm ? L.n_conns : L.connect_concurrency;
 
@@ -1099,10 +1121,12 @@ phase_connect (void)
     print_json ("{\"event\":\"connect\",\"connections\":%d,\"joined\":%d,\"failed\":%d,"
                 "\"rooms\":%d,\"storm\":%s,\"seconds\":%.3f,\"gen_cpu_s\":%.3f,"
                 "\"server_cpu_s\":%.3f,\"server_rss_before_kb\":%" G_GINT64_FORMAT ","
-                "\"server_rss_after_kb\":%" G_GINT64_FORMAT ",\"first_error\":\"%s\"}",
+                "\"server_rss_after_kb\":%" G_GINT64_FORMAT ",\"server_runqueue_wait_s\":%.3f,"
+                "\"first_error\":\"%s\"}",
                 L.n_conns, L.joined, L.failed, L.n_rooms, L.storm ? "true" : "false", secs,
                 self_cpu_s () - cpu0, scpu0 >= 0 ? server_cpu_s () - scpu0 : -1.0,
-                rss0, rss1, g_strescape (L.first_error, NULL));
+                rss0, rss1, wait0 >= 0 ? server_wait_s () - wait0 : -1.0,
+                g_strescape (L.first_error, NULL));
   }
   return L.joined == L.n_conns;
 }
@@ -1145,7 +1169,7 @@ static gboolean
 phase_step (double rate)
 {
   gint64 t0, send_end, drain_end, now;
-  double cpu0, scpu0;
+  double cpu0, scpu0, wait0;
   int rr = 0;
   char *pad;
   GString *errs = g_string_new (NULL);
@@ -1165,6 +1189,7 @@ phase_step (double rate)
 
   cpu0 = self_cpu_s ();
   scpu0 = server_cpu_s ();
+  wait0 = server_wait_s ();
   t0 = now_us ();
   send_end = t0 + (gint64) (L.step_seconds * 1e6);
   while ((now = now_us ()) < send_end)
@@ -1230,18 +1255,20 @@ phase_step (double rate)
     print_json ("{\"event\":\"step\",\"step\":%d,\"rate\":%.1f,\"seconds\":%.3f,"
                 "\"sent\":%" G_GINT64_FORMAT ",\"acked\":%" G_GINT64_FORMAT ","
                 "\"ack_errors\":{%s},\"expected\":%" G_GINT64_FORMAT ","
-                "\"delivered\":%" G_GINT64_FORMAT ",\"deliveries_per_s\":%.1f,"
+                "\"delivered\":%" G_GINT64_FORMAT ",\"deliveries_per_s\":%.1f,\"acks_per_s\":%.1f,"
                 "\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
                 "\"closed\":%" G_GINT64_FORMAT ",\"joined\":%d,"
                 "\"server_cpu_s\":%.3f,\"server_cpu_ms_per_1k_deliveries\":%.3f,"
-                "\"server_rss_kb\":%" G_GINT64_FORMAT ",\"gen_cpu_pct\":%.1f}",
+                "\"server_rss_kb\":%" G_GINT64_FORMAT ",\"gen_cpu_pct\":%.1f,"
+                "\"server_runqueue_wait_s\":%.3f}",
                 L.step, rate, secs, L.sent, L.acked_ok, errs->str, L.expected, L.delivered,
-                L.delivered / secs, pct_ms (0.50), pct_ms (0.90), p99,
+                L.delivered / secs, L.acked_ok / secs, pct_ms (0.50), pct_ms (0.90), p99,
                 L.lat_len ? L.lat[L.lat_len - 1] / 1000.0 : -1.0,
                 L.closed, L.joined, scpu,
                 (scpu >= 0 && L.delivered > 0) ? scpu * 1000.0 * 1000.0 / L.delivered : -1.0,
                 server_rss_kb (),
-                100.0 * (self_cpu_s () - cpu0) / ((now_us () - t0) / 1e6));
+                100.0 * (self_cpu_s () - cpu0) / ((now_us () - t0) / 1e6),
+                wait0 >= 0 ? server_wait_s () - wait0 : -1.0);
   }
   go_on = p99 >= 0 && p99 <= L.p99_stop_ms && L.delivered >= L.expected * 0.99 &&
           L.joined > 0;

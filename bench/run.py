@@ -51,6 +51,14 @@ SCENARIOS = {
     'rooms': dict(args=['-n', '5000', '-u', '5000', '-k', '5', '--sources', '2',
                         '--rates', '5000', '--step-seconds', '10', '--drain-seconds', '5',
                         '--p99-stop-ms', '1000000'], timeout=900),
+    # Store: 100 connections, each alone in its room (one delivery per
+    # message: the sender's own copy), rising send rate: how many messages
+    # per second are stored (natter-server: SQLite WAL; the reference keeps
+    # them in a JS array, so this row shows the price of durability).
+    'store': dict(args=['-n', '100', '-u', '100', '-k', '1',
+                        '--rates', '500,1000,2000,4000,8000,16000',
+                        '--step-seconds', '4', '--drain-seconds', '5',
+                        '--p99-stop-ms', '100'], timeout=600),
     # 5,000 clients connecting at once (signed in beforehand): time until all
     # have joined their rooms.
     'storm': dict(args=['-n', '5000', '-u', '5000', '-k', '5', '--sources', '2',
@@ -181,6 +189,10 @@ def metrics(scenario, events):
     conn = by.get('connect', [{}])[0]
     m['joined'] = conn.get('joined')
     m['connect_s'] = conn.get('seconds')
+    m['connect_server_cpu_s'] = conn.get('server_cpu_s')
+    # CPU time the server's main thread waited for (other load on its core)
+    m['runqueue_wait_s'] = sum(e.get('server_runqueue_wait_s') or 0
+                               for e in events if e['event'] in ('connect', 'step'))
     if conn.get('first_error'):
         m['first_error'] = conn['first_error']
     if scenario == 'idle':
@@ -209,6 +221,7 @@ def metrics(scenario, events):
                 m['p99_half_load_ms'] = half[0]['p99_ms']
                 m['p50_half_load_ms'] = half[0]['p50_ms']
             m['gen_cpu_pct_at_best'] = best['gen_cpu_pct']
+            m['runqueue_wait_best_s'] = best.get('server_runqueue_wait_s')
             m['server_cpu_ms_per_1k'] = best['server_cpu_ms_per_1k_deliveries']
     elif scenario == 'rooms':
         s = (by.get('step') or [{}])[0]
@@ -217,6 +230,16 @@ def metrics(scenario, events):
             m[k] = s.get(k)
         m['ack_errors'] = s.get('ack_errors')
         m['server_rss_mib'] = (s.get('server_rss_kb') or 0) / 1024
+    elif scenario == 'store':
+        steps = by.get('step', [])
+        m['steps'] = [(s['rate'], round(s['acks_per_s']), s['p50_ms'], s['p99_ms']) for s in steps]
+        good = [s for s in steps if 0 <= s['p99_ms'] <= 100 and s['delivered'] >= 0.99 * s['expected']
+                and not s['ack_errors']]
+        if good:
+            best = max(good, key=lambda s: s['acks_per_s'])
+            m['stored_per_s'] = best['acks_per_s']
+            m['p99_ms_at_best'] = best['p99_ms']
+            m['server_cpu_ms_per_1k'] = best['server_cpu_ms_per_1k_deliveries']
     elif scenario == 'storm':
         m['failed'] = conn.get('failed')
         m['server_cpu_s'] = conn.get('server_cpu_s')
@@ -255,18 +278,23 @@ TABLE_ROWS = {
     'idle': [('joined', 'connections joined', '{:.0f}'),
              ('kib_per_conn', 'server RSS per connection (KiB)', '{:.1f}'),
              ('rss_after_mib', 'server RSS with all connections (MiB)', '{:.1f}'),
-             ('connect_s', 'time to connect+join all (s)', '{:.2f}')],
+             ('connect_s', 'time to connect+join all (s)', '{:.2f}'),
+             ('connect_server_cpu_s', 'server CPU to connect+join all (s)', '{:.2f}')],
     'fanout': [('sustained_deliveries_s', 'sustained deliveries/s (p99 ≤ 100 ms)', '{:.0f}'),
                ('p99_half_load_ms', 'p99 latency at half that load (ms)', '{:.2f}'),
                ('p50_half_load_ms', 'p50 latency at half that load (ms)', '{:.2f}'),
                ('server_cpu_ms_per_1k', 'server CPU per 1,000 deliveries at best (ms)', '{:.2f}'),
-               ('gen_cpu_pct_at_best', 'natter-load CPU at best step (%)', '{:.0f}')],
+               ('gen_cpu_pct_at_best', 'natter-load CPU at best step (%)', '{:.0f}'),
+               ('runqueue_wait_best_s', 'server waiting for its CPU at best step (s of 4)', '{:.2f}')],
     'rooms': [('deliveries_per_s', 'deliveries/s (25,000 offered)', '{:.0f}'),
               ('server_cpu_ms_per_1k_deliveries', 'server CPU per 1,000 deliveries (ms)', '{:.2f}'),
               ('p50_ms', 'p50 latency (ms)', '{:.2f}'),
               ('p99_ms', 'p99 latency (ms)', '{:.2f}'),
               ('server_rss_mib', 'server RSS (MiB)', '{:.1f}'),
               ('gen_cpu_pct', 'natter-load CPU (%)', '{:.0f}')],
+    'store': [('stored_per_s', 'messages stored and acked per second (p99 ≤ 100 ms)', '{:.0f}'),
+              ('p99_ms_at_best', 'p99 send→delivery at that rate (ms)', '{:.2f}'),
+              ('server_cpu_ms_per_1k', 'server CPU per 1,000 messages (ms)', '{:.2f}')],
     'storm': [('connect_s', '5,000 clients: time until all joined (s)', '{:.2f}'),
               ('joined', 'joined', '{:.0f}'),
               ('failed', 'failed', '{:.0f}'),
