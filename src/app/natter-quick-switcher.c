@@ -70,6 +70,8 @@ natter_quick_switcher_set_query (NatterQuickSwitcher *self,
 {
   g_return_if_fail (NATTER_IS_QUICK_SWITCHER (self));
 
+  if (g_strcmp0 (gtk_editable_get_text (GTK_EDITABLE (self->entry)), query) != 0)
+    gtk_editable_set_text (GTK_EDITABLE (self->entry), query != NULL ? query : "");
   g_free (self->query);
   self->query = g_strdup (query != NULL ? query : "");
   gtk_filter_changed (GTK_FILTER (self->filter), GTK_FILTER_CHANGE_DIFFERENT);

@@ -258,6 +258,21 @@ fixture_tear_down (Fixture       *fixture,
   spin (2);
 }
 
+/* TRUE when no stack or revealer under @widget is still animating. */
+static gboolean
+settled (GtkWidget *widget)
+{
+  if (GTK_IS_STACK (widget) && gtk_stack_get_transition_running (GTK_STACK (widget)))
+    return FALSE;
+  if (GTK_IS_REVEALER (widget) &&
+      gtk_revealer_get_child_revealed (GTK_REVEALER (widget)) != gtk_revealer_get_reveal_child (GTK_REVEALER (widget)))
+    return FALSE;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL; child = gtk_widget_get_next_sibling (child))
+    if (!settled (child))
+      return FALSE;
+  return TRUE;
+}
+
 static GskRenderNode *
 snapshot_node (GdkPaintable *paintable,
                int           width,
@@ -284,8 +299,9 @@ save_snapshot (GtkWidget  *widget,
   if (dir == NULL)
     return;
 
-  WAIT_UNTIL (gtk_widget_get_mapped (widget));
-  spin (5);
+  WAIT_UNTIL (gtk_widget_get_mapped (widget) && gtk_widget_get_width (widget) > 0);
+  WAIT_UNTIL (settled (widget));
+  spin (2);
   width = gtk_widget_get_width (widget);
   height = gtk_widget_get_height (widget);
   paintable = gtk_widget_paintable_new (widget);
