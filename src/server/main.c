@@ -50,6 +50,8 @@ main (int   argc,
   int port = -1;
   int ping_interval = -1;
   int ping_timeout = -1;
+  gint64 max_file_size = -1;
+  gint64 user_quota = -1;
   gboolean conformance = FALSE;
   gboolean version = FALSE;
   gboolean verbose = FALSE;
@@ -73,6 +75,10 @@ main (int   argc,
       "Engine.IO pingInterval in ms (default 25000)", "MS" },
     { "ping-timeout", 0, 0, G_OPTION_ARG_INT, &ping_timeout,
       "Engine.IO pingTimeout in ms (default 20000)", "MS" },
+    { "max-file-size", 0, 0, G_OPTION_ARG_INT64, &max_file_size,
+      "Largest file upload in bytes (default 1 GiB; 0: no limit)", "BYTES" },
+    { "user-quota", 0, 0, G_OPTION_ARG_INT64, &user_quota,
+      "Upload disk quota per user in bytes (default 10 GiB; 0: no limit)", "BYTES" },
     { "conformance", 0, 0, G_OPTION_ARG_NONE, &conformance,
       "Serve the upstream Engine.IO/Socket.IO protocol test suites", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debugging messages", NULL },
@@ -138,6 +144,12 @@ main (int   argc,
     config->ping_interval_ms = ping_interval;
   if (ping_timeout > 0)
     config->ping_timeout_ms = ping_timeout;
+  if (max_file_size < -1 || user_quota < -1)
+    usage_error ("natter-server", "sizes must not be negative");
+  if (max_file_size >= 0)
+    config->max_file_bytes = max_file_size;
+  if (user_quota >= 0)
+    config->user_quota_bytes = user_quota;
 
   server = natter_server_new (config);
   if (!natter_server_start (server, &error))

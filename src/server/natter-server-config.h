@@ -35,6 +35,11 @@ typedef struct
   guint    send_rate;                   /* 10 sends per second per user… */
   guint    send_burst;                  /* …with bursts of 50 */
 
+  /* File transfers (natter-uploads.c) */
+  guint64  max_file_bytes;              /* 1 GiB; 0: no limit */
+  guint64  user_quota_bytes;            /* 10 GiB of uploads per user; 0: no limit */
+  guint    upload_expiry_s;             /* 86400: unfinished uploads older go; 0: never */
+
   gboolean conformance;                 /* upstream protocol test-suite mode */
   gboolean fast_password_hashing;       /* tests only: argon2id MIN limits */
 } NatterServerConfig;

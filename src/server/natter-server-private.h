@@ -3,6 +3,7 @@
 #pragma once
 
 #include <glib.h>
+#include <libsoup/soup.h>
 
 G_BEGIN_DECLS
 
@@ -15,5 +16,9 @@ typedef struct
   guint64 connections_refused_total; /* over a connection cap */
   guint64 backlog_disconnects_total; /* slow readers cut off */
 } NatterMetrics;
+
+/* Answers 413 by hand and closes, without reading the rest of the body
+ * (natter-server.c); natter-uploads.c uses it for a PATCH that overflows. */
+void _natter_server_reject_too_large (SoupServerMessage *msg);
 
 G_END_DECLS

@@ -16,6 +16,8 @@
 #include "natter-limits.h"
 #include "natter-server-private.h"
 #include "natter-sqlite-store.h"
+#include "natter-files.h"
+#include "natter-uploads.h"
 
 /* How long stop() waits for WebSocket close handshakes before cutting. */
 #define STOP_DEADLINE_US (2 * G_USEC_PER_SEC)
@@ -31,6 +33,7 @@ struct _NatterServer
   NatterChatService       *chat;
   NatterHttpApi           *api;
   NatterConformance       *conformance;
+  NatterUploads           *uploads;
   NatterConnectionCounter *counter;
   NatterMetrics            metrics;
 
@@ -249,8 +252,8 @@ rejection_written_cb (GObject      *source,
   rejection_drain (rejection);
 }
 
-static void
-reject_too_large (SoupServerMessage *msg)
+void
+_natter_server_reject_too_large (SoupServerMessage *msg)
 {
   static const char body[] = "{\"error\":\"too_large\",\"message\":\"the request body is too large\"}";
   GSocket *socket = soup_server_message_get_socket (msg);
@@ -290,10 +293,25 @@ message_got_headers_cb (SoupServerMessage *msg,
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   goffset length = soup_message_headers_get_content_length (headers);
 
+  /* File transfers stream to and from disk (natter-uploads.c): no body cap,
+   * and a transfer may outlast the request timeout (uploads have their own
+   * idle timeout). */
+  if (self->uploads != NULL && natter_uploads_claim_message (self->uploads, msg))
+    {
+      MessageGuard *guard = g_object_get_data (G_OBJECT (msg), "natter-guard");
+
+      if (guard != NULL)
+        {
+          guard->max_body = 0;
+          g_clear_handle_id (&guard->timeout_id, g_source_remove);
+        }
+      return;
+    }
+
   if (self->config->max_http_body_bytes > 0 &&
       soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH &&
       (guint64) length > self->config->max_http_body_bytes)
-    reject_too_large (msg);
+    _natter_server_reject_too_large (msg);
 }
 
 static void
@@ -309,7 +327,7 @@ message_got_chunk_cb (SoupServerMessage *msg,
   /* A chunked body announces no length: count it as it comes. */
   guard->body_bytes += g_bytes_get_size (chunk);
   if (guard->max_body > 0 && guard->body_bytes > guard->max_body)
-    reject_too_large (msg);
+    _natter_server_reject_too_large (msg);
 }
 
 static void
@@ -548,6 +566,32 @@ api_handler (SoupServer        *soup,
 }
 
 static void
+uploads_handler (SoupServer        *soup,
+                 SoupServerMessage *msg,
+                 const char        *path,
+                 GHashTable        *query,
+                 gpointer           user_data)
+{
+  NatterServer *self = user_data;
+
+  if (!refuse_if_over_cap (self, msg))
+    natter_uploads_handle (self->uploads, msg, path);
+}
+
+static void
+files_handler (SoupServer        *soup,
+               SoupServerMessage *msg,
+               const char        *path,
+               GHashTable        *query,
+               gpointer           user_data)
+{
+  NatterServer *self = user_data;
+
+  if (!refuse_if_over_cap (self, msg))
+    natter_files_handle (self->uploads, msg, path);
+}
+
+static void
 append_metric (GString    *out,
                const char *name,
                const char *type,
@@ -652,6 +696,9 @@ natter_server_start (NatterServer  *self,
   self->chat = natter_chat_service_new (self->store, self->hub, self->config, &self->metrics);
   self->api = natter_http_api_new (self->store, self->chat, self->config);
   self->conformance = natter_conformance_new ();
+  self->uploads = natter_uploads_new (self->store, self->config, data_dir, error);
+  if (self->uploads == NULL)
+    goto failed;
 
   self->soup = soup_server_new ("server-header", "natter-server/" PACKAGE_VERSION " ", NULL);
 
@@ -680,6 +727,8 @@ natter_server_start (NatterServer  *self,
     soup_server_add_handler (self->soup, "/engine.io", engine_handler, self, NULL);
   soup_server_add_handler (self->soup, "/api", api_handler, self, NULL);
   soup_server_add_handler (self->soup, "/metrics", metrics_handler, self, NULL);
+  soup_server_add_handler (self->soup, "/api/v1/uploads", uploads_handler, self, NULL);
+  soup_server_add_handler (self->soup, "/api/v1/files", files_handler, self, NULL);
 
   if (self->config->address == NULL || self->config->address[0] == '\0')
     listening = soup_server_listen_all (self->soup, self->config->port, options, error);
@@ -712,6 +761,7 @@ natter_server_start (NatterServer  *self,
 
 failed:
   g_clear_object (&self->soup);
+  g_clear_object (&self->uploads);
   g_clear_object (&self->conformance);
   g_clear_object (&self->api);
   g_clear_object (&self->chat);
@@ -757,6 +807,7 @@ natter_server_stop (NatterServer *self)
   g_ptr_array_set_size (self->connections, 0);
 
   g_clear_object (&self->soup);
+  g_clear_object (&self->uploads);
   g_clear_object (&self->conformance);
   g_clear_object (&self->api);
   g_clear_object (&self->chat);

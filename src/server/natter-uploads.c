@@ -1,0 +1,1376 @@
+/* natter-uploads.c: tus 1.0 core + creation for chat files. A PATCH body is
+ * never accumulated: natter_uploads_claim_message() turns accumulation off
+ * at "got-headers" and every "got-chunk" goes to <data-dir>/uploads/ID.part
+ * and into a running SHA-256, so completing an upload costs a rename, not a
+ * pass over the file.
+ *
+ * The metadata lives in its own small SQLite database, <data-dir>/files.db,
+ * rather than in NatterStore: uploads are a separate concern with their own
+ * life cycle (expiry, quotas, the hash state of half-done uploads), the
+ * NatterStore interface stays about chat, and a future PostgreSQL store for
+ * chat does not have to carry blob bookkeeping that is local to one
+ * machine's disk anyway. Membership and tokens still come from NatterStore. */
+#include "natter-uploads.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <nettle/sha2.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "natter-auth.h"
+#include "natter-http-api.h"
+#include "natter-server-private.h"
+
+#define TUS_VERSION        "1.0.0"
+#define ID_ALPHABET        "abcdefghijklmnopqrstuvwxyz0123456789"
+#define ID_LENGTH          24
+#define WRITE_BUFFER_BYTES (256 * 1024)
+#define SWEEP_INTERVAL_S   3600
+#define IDLE_CHECK_S       5
+#define MAX_FILENAME_BYTES 255
+#define MAX_MIME_BYTES     127
+
+struct _NatterUploads
+{
+  GObject      parent_instance;
+
+  NatterStore *store;
+  sqlite3     *db;
+  char        *uploads_dir;
+  char        *files_dir;
+  guint64      max_file_bytes;
+  guint64      user_quota_bytes;
+  gint64       expiry_ms;
+  gint64       idle_timeout_us;
+
+  GHashTable  *active;     /* id → Patch, the uploads with a PATCH in flight */
+  guint        sweep_id;
+  guint        idle_id;
+};
+
+G_DEFINE_FINAL_TYPE (NatterUploads, natter_uploads, G_TYPE_OBJECT)
+
+/* One PATCH in flight: decided at "got-headers", fed by "got-chunk",
+ * answered by the handler, saved at "finished". */
+typedef struct
+{
+  NatterUploads     *self;        /* not owned; the Patch dies first */
+  SoupServerMessage *msg;         /* not owned */
+  char              *id;
+  int                fd;
+  guint64            offset;      /* bytes received, buffered ones included */
+  guint64            length;
+  GByteArray        *buffer;
+  struct sha256_ctx  sha;
+  gint64             last_activity;
+  gboolean           registered;  /* in self->active */
+  gboolean           completed;
+  char              *sha256;
+
+  guint              status;      /* nonzero: the answer is an error */
+  char              *error_code;
+  char              *error_message;
+} Patch;
+
+static void patch_release (Patch *patch);
+
+/* ---- small helpers ---------------------------------------------------------------- */
+
+void
+natter_uploads_file_free (NatterUploadsFile *file)
+{
+  if (file == NULL)
+    return;
+  g_free (file->id);
+  g_free (file->owner);
+  g_free (file->room);
+  g_free (file->filename);
+  g_free (file->mime);
+  g_free (file->sha256);
+  g_free (file->path);
+  g_free (file);
+}
+
+gboolean
+natter_uploads_id_is_valid (const char *id)
+{
+  gsize i;
+
+  if (id == NULL || strlen (id) != ID_LENGTH)
+    return FALSE;
+  for (i = 0; i < ID_LENGTH; i++)
+    if (strchr (ID_ALPHABET, id[i]) == NULL || id[i] == '\0')
+      return FALSE;
+  return TRUE;
+}
+
+static char *
+new_id (void)
+{
+  char *id = g_malloc (ID_LENGTH + 1);
+  gsize i;
+
+  /* 24 of 36 symbols: 124 bits, unguessable; the alphabet has no '/' or '.'. */
+  for (i = 0; i < ID_LENGTH; i++)
+    id[i] = ID_ALPHABET[randombytes_uniform (sizeof ID_ALPHABET - 1)];
+  id[ID_LENGTH] = '\0';
+  return id;
+}
+
+static char *
+part_path (NatterUploads *self,
+           const char    *id)
+{
+  g_autofree char *name = g_strconcat (id, ".part", NULL);
+
+  g_assert (natter_uploads_id_is_valid (id));
+  return g_build_filename (self->uploads_dir, name, NULL);
+}
+
+static char *
+blob_path (NatterUploads *self,
+           const char    *sha256)
+{
+  char prefix[3] = { sha256[0], sha256[1], '\0' };
+
+  return g_build_filename (self->files_dir, prefix, sha256 + 2, NULL);
+}
+
+static void
+set_tus_headers (SoupServerMessage *msg)
+{
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Tus-Resumable", TUS_VERSION);
+}
+
+static void
+reply_error (SoupServerMessage *msg,
+             guint              status,
+             const char        *code,
+             const char        *message)
+{
+  set_tus_headers (msg);
+  natter_http_reply_error (msg, status, code, message);
+}
+
+static gboolean
+check_tus_resumable (SoupServerMessage *msg)
+{
+  const char *version = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                                      "Tus-Resumable");
+
+  if (g_strcmp0 (version, TUS_VERSION) == 0)
+    return TRUE;
+
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Tus-Version", TUS_VERSION);
+  reply_error (msg, SOUP_STATUS_PRECONDITION_FAILED, "bad_request",
+               "Tus-Resumable: 1.0.0 is required");
+  return FALSE;
+}
+
+/* Parses a non-negative decimal header value strictly (no sign, no spaces). */
+static gboolean
+parse_offset_header (const char *value,
+                     guint64    *out)
+{
+  if (value == NULL || *value == '\0' || strlen (value) > 19)
+    return FALSE;
+  return g_ascii_string_to_unsigned (value, 10, 0, G_MAXINT64, out, NULL);
+}
+
+static const char *
+id_from_path (const char *path)
+{
+  static const char prefix[] = "/api/v1/uploads/";
+
+  if (!g_str_has_prefix (path, prefix))
+    return NULL;
+  return path + strlen (prefix);
+}
+
+char *
+natter_uploads_authenticate (NatterUploads     *self,
+                             SoupServerMessage *msg)
+{
+  const char *header = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                                     "Authorization");
+  g_autofree char *token_hash = NULL;
+
+  g_return_val_if_fail (NATTER_IS_UPLOADS (self), NULL);
+
+  if (header == NULL || g_ascii_strncasecmp (header, "Bearer ", 7) != 0)
+    return NULL;
+  header += 7;
+  while (*header == ' ')
+    header++;
+  if (*header == '\0' || strlen (header) > 256)
+    return NULL;
+
+  token_hash = natter_auth_hash_token (header);
+  return natter_store_lookup_token (self->store, token_hash);
+}
+
+NatterStore *
+natter_uploads_get_store (NatterUploads *self)
+{
+  g_return_val_if_fail (NATTER_IS_UPLOADS (self), NULL);
+  return self->store;
+}
+
+/* ---- the database ------------------------------------------------------------------ */
+
+static gboolean
+db_exec (NatterUploads  *self,
+         const char     *sql,
+         GError        **error)
+{
+  char *message = NULL;
+
+  if (sqlite3_exec (self->db, sql, NULL, NULL, &message) == SQLITE_OK)
+    return TRUE;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "files.db: %s", message);
+  sqlite3_free (message);
+  return FALSE;
+}
+
+static sqlite3_stmt *
+db_prepare (NatterUploads *self,
+            const char    *sql)
+{
+  sqlite3_stmt *stmt = NULL;
+
+  if (sqlite3_prepare_v2 (self->db, sql, -1, &stmt, NULL) != SQLITE_OK)
+    {
+      g_warning ("files.db: %s: %s", sql, sqlite3_errmsg (self->db));
+      return NULL;
+    }
+  return stmt;
+}
+
+static void
+stmt_finalize (sqlite3_stmt *stmt)
+{
+  sqlite3_finalize (stmt);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, stmt_finalize)
+
+typedef struct
+{
+  char    *owner;
+  char    *room;
+  char    *filename;
+  char    *mime;
+  guint64  length;
+  gint64   created;
+  char    *sha256;       /* NULL while unfinished */
+  GBytes  *hash_state;   /* NULL: none saved */
+  guint64  hash_offset;
+} UploadRow;
+
+static void
+upload_row_free (UploadRow *row)
+{
+  g_free (row->owner);
+  g_free (row->room);
+  g_free (row->filename);
+  g_free (row->mime);
+  g_free (row->sha256);
+  g_clear_pointer (&row->hash_state, g_bytes_unref);
+  g_free (row);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (UploadRow, upload_row_free)
+
+static char *
+column_strdup (sqlite3_stmt *stmt,
+               int           column)
+{
+  return g_strdup ((const char *) sqlite3_column_text (stmt, column));
+}
+
+static UploadRow *
+db_get_upload (NatterUploads *self,
+               const char    *id)
+{
+  g_autoptr(sqlite3_stmt) stmt =
+    db_prepare (self, "SELECT owner, room, filename, mime, length, created, sha256,"
+                      " hash_state, hash_offset FROM uploads WHERE id = ?");
+  UploadRow *row;
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT);
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    return NULL;
+
+  row = g_new0 (UploadRow, 1);
+  row->owner = column_strdup (stmt, 0);
+  row->room = column_strdup (stmt, 1);
+  row->filename = column_strdup (stmt, 2);
+  row->mime = column_strdup (stmt, 3);
+  row->length = sqlite3_column_int64 (stmt, 4);
+  row->created = sqlite3_column_int64 (stmt, 5);
+  row->sha256 = column_strdup (stmt, 6);
+  if (sqlite3_column_type (stmt, 7) == SQLITE_BLOB)
+    row->hash_state = g_bytes_new (sqlite3_column_blob (stmt, 7), sqlite3_column_bytes (stmt, 7));
+  row->hash_offset = sqlite3_column_int64 (stmt, 8);
+  return row;
+}
+
+static void
+db_save_hash_state (NatterUploads           *self,
+                    const char              *id,
+                    const struct sha256_ctx *sha,
+                    guint64                  offset)
+{
+  g_autoptr(sqlite3_stmt) stmt =
+    db_prepare (self, "UPDATE uploads SET hash_state = ?, hash_offset = ? WHERE id = ?");
+
+  if (stmt == NULL)
+    return;
+  sqlite3_bind_blob (stmt, 1, sha, sizeof *sha, SQLITE_TRANSIENT);
+  sqlite3_bind_int64 (stmt, 2, offset);
+  sqlite3_bind_text (stmt, 3, id, -1, SQLITE_TRANSIENT);
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    g_warning ("files.db: saving the hash state: %s", sqlite3_errmsg (self->db));
+}
+
+static gboolean
+db_set_completed (NatterUploads *self,
+                  const char    *id,
+                  const char    *sha256)
+{
+  g_autoptr(sqlite3_stmt) stmt =
+    db_prepare (self, "UPDATE uploads SET sha256 = ?, completed = ?, hash_state = NULL"
+                      " WHERE id = ?");
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, sha256, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64 (stmt, 2, g_get_real_time () / 1000);
+  sqlite3_bind_text (stmt, 3, id, -1, SQLITE_TRANSIENT);
+  return sqlite3_step (stmt) == SQLITE_DONE;
+}
+
+/* Bytes @user has on this server or has announced: finished uploads and
+ * the full length of unfinished ones (so that parallel uploads cannot
+ * overshoot the quota). */
+static guint64
+db_user_usage (NatterUploads *self,
+               const char    *user)
+{
+  g_autoptr(sqlite3_stmt) stmt =
+    db_prepare (self, "SELECT COALESCE(SUM(length), 0) FROM uploads WHERE owner = ?");
+
+  if (stmt == NULL)
+    return G_MAXUINT64;
+  sqlite3_bind_text (stmt, 1, user, -1, SQLITE_TRANSIENT);
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    return G_MAXUINT64;
+  return sqlite3_column_int64 (stmt, 0);
+}
+
+static const char schema[] =
+  "CREATE TABLE IF NOT EXISTS uploads ("
+  "  id TEXT PRIMARY KEY NOT NULL,"
+  "  owner TEXT NOT NULL,"
+  "  room TEXT NOT NULL,"
+  "  filename TEXT NOT NULL,"
+  "  mime TEXT NOT NULL,"
+  "  length INTEGER NOT NULL,"
+  "  created INTEGER NOT NULL,"      /* ms since the epoch */
+  "  hash_state BLOB,"               /* a nettle sha256_ctx at hash_offset */
+  "  hash_offset INTEGER NOT NULL DEFAULT 0,"
+  "  sha256 TEXT,"                   /* hex; set when finished */
+  "  completed INTEGER);"            /* ms; NULL while unfinished */
+  "CREATE INDEX IF NOT EXISTS uploads_owner ON uploads(owner);"
+  "CREATE INDEX IF NOT EXISTS uploads_unfinished ON uploads(created) WHERE completed IS NULL;";
+
+/* ---- the object ---------------------------------------------------------------------- */
+
+static void
+natter_uploads_dispose (GObject *object)
+{
+  NatterUploads *self = NATTER_UPLOADS (object);
+
+  g_clear_handle_id (&self->sweep_id, g_source_remove);
+  g_clear_handle_id (&self->idle_id, g_source_remove);
+
+  /* The server is going: what PATCHes in flight received is saved now
+   * (bytes and hash state), and they stop writing. */
+  if (self->active != NULL)
+    {
+      g_autoptr(GList) patches = g_hash_table_get_values (self->active);
+      GList *l;
+
+      for (l = patches; l != NULL; l = l->next)
+        patch_release (l->data);
+    }
+
+  G_OBJECT_CLASS (natter_uploads_parent_class)->dispose (object);
+}
+
+static void
+natter_uploads_finalize (GObject *object)
+{
+  NatterUploads *self = NATTER_UPLOADS (object);
+
+  g_clear_pointer (&self->active, g_hash_table_unref);
+  g_clear_pointer (&self->db, sqlite3_close);
+  g_clear_object (&self->store);
+  g_free (self->uploads_dir);
+  g_free (self->files_dir);
+
+  G_OBJECT_CLASS (natter_uploads_parent_class)->finalize (object);
+}
+
+static void
+natter_uploads_class_init (NatterUploadsClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = natter_uploads_dispose;
+  object_class->finalize = natter_uploads_finalize;
+}
+
+static void
+natter_uploads_init (NatterUploads *self)
+{
+  self->active = g_hash_table_new (g_str_hash, g_str_equal);
+}
+
+static gboolean
+sweep_cb (gpointer user_data)
+{
+  NatterUploads *self = user_data;
+
+  natter_uploads_expire (self, g_get_real_time () / 1000);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+idle_check_cb (gpointer user_data)
+{
+  NatterUploads *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+  GHashTableIter iter;
+  gpointer value;
+
+  /* The server's request timeout is lifted for uploads (they may take
+   * hours); a PATCH that stops sending is cut here instead. */
+  g_hash_table_iter_init (&iter, self->active);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Patch *patch = value;
+      GSocket *socket;
+
+      if (now - patch->last_activity < self->idle_timeout_us || patch->msg == NULL)
+        continue;
+      socket = soup_server_message_get_socket (patch->msg);
+      g_debug ("uploads: %s idle, closing its connection", patch->id);
+      if (socket != NULL && !g_socket_is_closed (socket))
+        g_socket_shutdown (socket, TRUE, TRUE, NULL);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+NatterUploads *
+natter_uploads_new (NatterStore              *store,
+                    const NatterServerConfig *config,
+                    const char               *data_dir,
+                    GError                  **error)
+{
+  g_autoptr(NatterUploads) self = NULL;
+  g_autofree char *db_path = NULL;
+
+  g_return_val_if_fail (NATTER_IS_STORE (store), NULL);
+  g_return_val_if_fail (config != NULL, NULL);
+  g_return_val_if_fail (data_dir != NULL, NULL);
+
+  self = g_object_new (NATTER_TYPE_UPLOADS, NULL);
+  self->store = g_object_ref (store);
+  self->max_file_bytes = config->max_file_bytes;
+  self->user_quota_bytes = config->user_quota_bytes;
+  self->expiry_ms = (gint64) config->upload_expiry_s * 1000;
+  self->idle_timeout_us = (gint64) MAX (config->handshake_timeout_ms, 30000) * 1000;
+  self->uploads_dir = g_build_filename (data_dir, "uploads", NULL);
+  self->files_dir = g_build_filename (data_dir, "files", NULL);
+
+  if (g_mkdir_with_parents (self->uploads_dir, 0700) != 0 ||
+      g_mkdir_with_parents (self->files_dir, 0700) != 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "%s: %s", data_dir, g_strerror (saved));
+      return NULL;
+    }
+
+  db_path = g_build_filename (data_dir, "files.db", NULL);
+  if (sqlite3_open_v2 (db_path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                       NULL) != SQLITE_OK)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", db_path,
+                   self->db != NULL ? sqlite3_errmsg (self->db) : "cannot open");
+      return NULL;
+    }
+  sqlite3_busy_timeout (self->db, 1000);
+  if (!db_exec (self, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", error) ||
+      !db_exec (self, schema, error))
+    return NULL;
+
+  natter_uploads_expire (self, g_get_real_time () / 1000);
+  self->sweep_id = g_timeout_add_seconds (SWEEP_INTERVAL_S, sweep_cb, self);
+  self->idle_id = g_timeout_add_seconds (IDLE_CHECK_S, idle_check_cb, self);
+
+  return g_steal_pointer (&self);
+}
+
+guint
+natter_uploads_expire (NatterUploads *self,
+                       gint64         now_ms)
+{
+  g_autoptr(sqlite3_stmt) select = NULL;
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  guint i, removed = 0;
+
+  g_return_val_if_fail (NATTER_IS_UPLOADS (self), 0);
+
+  if (self->expiry_ms <= 0)
+    return 0;
+
+  select = db_prepare (self, "SELECT id FROM uploads WHERE completed IS NULL AND created < ?");
+  if (select == NULL)
+    return 0;
+  sqlite3_bind_int64 (select, 1, now_ms - self->expiry_ms);
+  while (sqlite3_step (select) == SQLITE_ROW)
+    g_ptr_array_add (ids, column_strdup (select, 0));
+
+  for (i = 0; i < ids->len; i++)
+    {
+      const char *id = g_ptr_array_index (ids, i);
+      g_autoptr(sqlite3_stmt) delete = NULL;
+      g_autofree char *path = NULL;
+
+      if (g_hash_table_contains (self->active, id) || !natter_uploads_id_is_valid (id))
+        continue;
+      delete = db_prepare (self, "DELETE FROM uploads WHERE id = ?");
+      if (delete == NULL)
+        continue;
+      sqlite3_bind_text (delete, 1, id, -1, SQLITE_TRANSIENT);
+      if (sqlite3_step (delete) != SQLITE_DONE)
+        continue;
+      path = part_path (self, id);
+      g_unlink (path);
+      removed++;
+    }
+  if (removed > 0)
+    g_message ("uploads: removed %u abandoned upload(s)", removed);
+  return removed;
+}
+
+NatterUploadsFile *
+natter_uploads_lookup_file (NatterUploads *self,
+                            const char    *id)
+{
+  g_autoptr(UploadRow) row = NULL;
+  NatterUploadsFile *file;
+
+  g_return_val_if_fail (NATTER_IS_UPLOADS (self), NULL);
+
+  if (!natter_uploads_id_is_valid (id))
+    return NULL;
+  row = db_get_upload (self, id);
+  if (row == NULL || row->sha256 == NULL)
+    return NULL;
+
+  file = g_new0 (NatterUploadsFile, 1);
+  file->id = g_strdup (id);
+  file->owner = g_steal_pointer (&row->owner);
+  file->room = g_steal_pointer (&row->room);
+  file->filename = g_steal_pointer (&row->filename);
+  file->mime = g_steal_pointer (&row->mime);
+  file->size = row->length;
+  file->path = blob_path (self, row->sha256);
+  file->sha256 = g_steal_pointer (&row->sha256);
+  return file;
+}
+
+/* ---- finishing an upload ------------------------------------------------------------ */
+
+static char *
+sha256_hex (struct sha256_ctx *sha)
+{
+  guint8 digest[SHA256_DIGEST_SIZE];
+  char *hex = g_malloc (2 * SHA256_DIGEST_SIZE + 1);
+  gsize i;
+
+  sha256_digest (sha, sizeof digest, digest);
+  for (i = 0; i < sizeof digest; i++)
+    {
+      hex[2 * i] = "0123456789abcdef"[digest[i] >> 4];
+      hex[2 * i + 1] = "0123456789abcdef"[digest[i] & 0xf];
+    }
+  hex[2 * SHA256_DIGEST_SIZE] = '\0';
+  return hex;
+}
+
+/* Moves the complete temp file into content-addressed storage (or drops
+ * it when the same content is already there) and marks the upload done.
+ * Returns the hex SHA-256, newly allocated, or NULL on failure. */
+static char *
+complete_upload (NatterUploads     *self,
+                 const char        *id,
+                 struct sha256_ctx *sha,
+                 GError           **error)
+{
+  g_autofree char *hex = sha256_hex (sha);
+  g_autofree char *from = part_path (self, id);
+  g_autofree char *to = blob_path (self, hex);
+  g_autofree char *dir = g_path_get_dirname (to);
+
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s: %s", dir,
+                   g_strerror (saved));
+      return NULL;
+    }
+
+  if (g_file_test (to, G_FILE_TEST_EXISTS))
+    g_unlink (from);   /* the same bytes are already stored: dedupe */
+  else if (g_rename (from, to) != 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s: %s", to,
+                   g_strerror (saved));
+      return NULL;
+    }
+
+  if (!db_set_completed (self, id, hex))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "files.db: %s", sqlite3_errmsg (self->db));
+      return NULL;
+    }
+  return g_steal_pointer (&hex);
+}
+
+/* ---- PATCH: streaming -------------------------------------------------------------- */
+
+static void
+patch_fail (Patch      *patch,
+            guint       status,
+            const char *code,
+            const char *message)
+{
+  if (patch->status != 0)
+    return;
+  patch->status = status;
+  patch->error_code = g_strdup (code);
+  patch->error_message = g_strdup (message);
+}
+
+static gboolean
+patch_flush (Patch *patch)
+{
+  gsize done = 0;
+
+  while (done < patch->buffer->len)
+    {
+      gssize n = write (patch->fd, patch->buffer->data + done, patch->buffer->len - done);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          int saved = errno;
+          g_autofree char *message = g_strdup_printf ("cannot store the upload: %s",
+                                                      g_strerror (saved));
+
+          g_warning ("uploads: %s: %s", patch->id, g_strerror (saved));
+          /* What did reach the disk stays; the offset says so. */
+          patch->offset -= patch->buffer->len - done;
+          g_byte_array_set_size (patch->buffer, 0);
+          patch_fail (patch, saved == ENOSPC ? SOUP_STATUS_INSUFFICIENT_STORAGE
+                                             : SOUP_STATUS_INTERNAL_SERVER_ERROR,
+                      "internal", message);
+          return FALSE;
+        }
+      done += n;
+    }
+  g_byte_array_set_size (patch->buffer, 0);
+  return TRUE;
+}
+
+/* Saves what the upload is now: bytes on disk, and the hash state for them
+ * so that a resumed upload (even after a restart) need not hash again. */
+static void
+patch_release (Patch *patch)
+{
+  if (patch->fd >= 0)
+    {
+      patch_flush (patch);
+      if (patch->self != NULL && !patch->completed)
+        db_save_hash_state (patch->self, patch->id, &patch->sha, patch->offset);
+      close (patch->fd);
+      patch->fd = -1;
+    }
+  if (patch->registered && patch->self != NULL)
+    g_hash_table_remove (patch->self->active, patch->id);
+  patch->registered = FALSE;
+  patch->msg = NULL;
+  /* Patches hold no reference: a message that finishes after the server
+   * went must not reach back. */
+  patch->self = NULL;
+}
+
+static void
+patch_free (Patch *patch)
+{
+  patch_release (patch);
+  g_clear_pointer (&patch->buffer, g_byte_array_unref);
+  g_free (patch->id);
+  g_free (patch->sha256);
+  g_free (patch->error_code);
+  g_free (patch->error_message);
+  g_free (patch);
+}
+
+static void
+patch_complete (Patch *patch)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!patch_flush (patch))
+    return;
+  close (patch->fd);
+  patch->fd = -1;
+
+  patch->sha256 = complete_upload (patch->self, patch->id, &patch->sha, &error);
+  if (patch->sha256 == NULL)
+    {
+      g_warning ("uploads: %s: %s", patch->id, error->message);
+      patch_fail (patch, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal",
+                  "cannot store the finished file");
+      return;
+    }
+  patch->completed = TRUE;
+}
+
+static void
+patch_got_chunk_cb (SoupServerMessage *msg,
+                    GBytes            *chunk,
+                    gpointer           user_data)
+{
+  Patch *patch = user_data;
+  gsize size;
+  const guint8 *data = g_bytes_get_data (chunk, &size);
+
+  if (patch->status != 0 || patch->fd < 0 || patch->self == NULL || size == 0)
+    return;
+
+  patch->last_activity = g_get_monotonic_time ();
+
+  if (size > patch->length - patch->offset)
+    {
+      /* More than Upload-Length (a chunked body says its size only at the
+       * end): this chunk is dropped whole, so the upload stays resumable at
+       * its offset, and the rest is refused without being read. */
+      patch_fail (patch, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too_large",
+                  "the body goes past Upload-Length");
+      patch_release (patch);
+      _natter_server_reject_too_large (msg);
+      return;
+    }
+
+  sha256_update (&patch->sha, size, data);
+  patch->offset += size;
+  if (patch->buffer->len + size > WRITE_BUFFER_BYTES)
+    {
+      if (!patch_flush (patch))
+        return;
+    }
+  if (size >= WRITE_BUFFER_BYTES)
+    {
+      g_byte_array_append (patch->buffer, data, size);
+      if (!patch_flush (patch))
+        return;
+    }
+  else
+    g_byte_array_append (patch->buffer, data, size);
+
+  if (patch->offset == patch->length)
+    patch_complete (patch);
+}
+
+static void
+patch_finished_cb (SoupServerMessage *msg,
+                   gpointer           user_data)
+{
+  Patch *patch = user_data;
+
+  /* Interrupted or answered: either way what arrived is kept. */
+  patch_release (patch);
+}
+
+/* Hashes the bytes of the temp file from @from to @to into @sha. The hash
+ * state is saved after every PATCH, so this reads only what arrived after
+ * the last save — bytes of a PATCH cut by a crash, none after a clean stop. */
+static gboolean
+hash_file_range (int                fd,
+                 struct sha256_ctx *sha,
+                 guint64            from,
+                 guint64            to)
+{
+  g_autofree guint8 *buffer = g_malloc (WRITE_BUFFER_BYTES);
+
+  while (from < to)
+    {
+      gssize n = pread (fd, buffer, MIN ((guint64) WRITE_BUFFER_BYTES, to - from), from);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return FALSE;
+      sha256_update (sha, n, buffer);
+      from += n;
+    }
+  return TRUE;
+}
+
+/* Opens the upload for appending and restores its hash state: fills
+ * @patch->fd, ->offset and ->sha, or sets an error on @patch. */
+static void
+patch_open (Patch     *patch,
+            UploadRow *row)
+{
+  NatterUploads *self = patch->self;
+  g_autofree char *path = part_path (self, patch->id);
+  struct stat st;
+
+  patch->fd = open (path, O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (patch->fd < 0 || fstat (patch->fd, &st) != 0)
+    {
+      g_warning ("uploads: %s: %s", path, g_strerror (errno));
+      patch_fail (patch, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal",
+                  "the upload's data is gone");
+      return;
+    }
+  patch->offset = st.st_size;
+
+  if (row->hash_state != NULL && g_bytes_get_size (row->hash_state) == sizeof patch->sha &&
+      row->hash_offset <= (guint64) st.st_size)
+    memcpy (&patch->sha, g_bytes_get_data (row->hash_state, NULL), sizeof patch->sha);
+  else
+    {
+      sha256_init (&patch->sha);
+      row->hash_offset = 0;
+    }
+
+  if (row->hash_offset < (guint64) st.st_size)
+    {
+      int rfd = open (path, O_RDONLY | O_CLOEXEC);
+      gboolean ok = rfd >= 0 && hash_file_range (rfd, &patch->sha, row->hash_offset, st.st_size);
+
+      if (rfd >= 0)
+        close (rfd);
+      if (!ok)
+        patch_fail (patch, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal",
+                    "cannot read the upload back");
+    }
+}
+
+gboolean
+natter_uploads_claim_message (NatterUploads     *self,
+                              SoupServerMessage *msg)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  const char *method = soup_server_message_get_method (msg);
+  const char *path = g_uri_get_path (soup_server_message_get_uri (msg));
+  const char *id;
+  const char *content_type;
+  goffset content_length = -1;
+  g_autofree char *user = NULL;
+  g_autoptr(UploadRow) row = NULL;
+  guint64 client_offset;
+  Patch *patch;
+
+  g_return_val_if_fail (NATTER_IS_UPLOADS (self), FALSE);
+
+  /* Downloads stream their response; they only need the timeout lifted. */
+  if (g_str_has_prefix (path, "/api/v1/files/") &&
+      (g_strcmp0 (method, "GET") == 0 || g_strcmp0 (method, "HEAD") == 0))
+    return TRUE;
+
+  if (g_strcmp0 (method, "PATCH") != 0 || (id = id_from_path (path)) == NULL)
+    return FALSE;
+
+  /* Strangers and unknown ids are not claimed: the server's body cap
+   * keeps applying to them, and the handler answers 401/404. */
+  if (!natter_uploads_id_is_valid (id) ||
+      (user = natter_uploads_authenticate (self, msg)) == NULL ||
+      (row = db_get_upload (self, id)) == NULL ||
+      g_strcmp0 (row->owner, user) != 0)
+    return FALSE;
+
+  patch = g_new0 (Patch, 1);
+  patch->self = self;
+  patch->msg = msg;
+  patch->id = g_strdup (id);
+  patch->fd = -1;
+  patch->length = row->length;
+  patch->buffer = g_byte_array_sized_new (WRITE_BUFFER_BYTES);
+  patch->last_activity = g_get_monotonic_time ();
+  g_object_set_data_full (G_OBJECT (msg), "natter-upload-patch", patch,
+                          (GDestroyNotify) patch_free);
+
+  /* Whatever happens, the body is not kept in memory. */
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
+
+  content_type = soup_message_headers_get_content_type (headers, NULL);
+  if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH)
+    content_length = soup_message_headers_get_content_length (headers);
+
+  if (g_strcmp0 (soup_message_headers_get_one (headers, "Tus-Resumable"), TUS_VERSION) != 0)
+    {
+      patch_fail (patch, SOUP_STATUS_PRECONDITION_FAILED, "bad_request",
+                  "Tus-Resumable: 1.0.0 is required");
+      return TRUE;
+    }
+  if (g_strcmp0 (content_type, "application/offset+octet-stream") != 0)
+    {
+      patch_fail (patch, SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE, "bad_request",
+                  "Content-Type: application/offset+octet-stream is required");
+      return TRUE;
+    }
+  if (!parse_offset_header (soup_message_headers_get_one (headers, "Upload-Offset"),
+                            &client_offset))
+    {
+      patch_fail (patch, SOUP_STATUS_BAD_REQUEST, "bad_request", "Upload-Offset is required");
+      return TRUE;
+    }
+  if (row->sha256 != NULL)
+    {
+      patch_fail (patch, SOUP_STATUS_CONFLICT, "bad_request", "the upload is already complete");
+      return TRUE;
+    }
+  if (g_hash_table_contains (self->active, id))
+    {
+      Patch *old = g_hash_table_lookup (self->active, id);
+      GSocket *socket = old->msg != NULL ? soup_server_message_get_socket (old->msg) : NULL;
+
+      /* A client resumes when it believes its last PATCH died, which the
+       * server may not have noticed yet (a dead NAT mapping, say): the
+       * new PATCH wins, as in tusd. The old one keeps what it stored. */
+      patch_fail (old, SOUP_STATUS_CONFLICT, "bad_request", "superseded by a newer PATCH");
+      if (socket != NULL && !g_socket_is_closed (socket))
+        g_socket_shutdown (socket, TRUE, TRUE, NULL);
+      patch_release (old);
+    }
+
+  patch_open (patch, row);
+  if (patch->status != 0)
+    return TRUE;
+
+  if (client_offset != patch->offset)
+    {
+      patch_fail (patch, SOUP_STATUS_CONFLICT, "bad_request",
+                  "Upload-Offset does not match the upload's offset");
+      return TRUE;
+    }
+  if (content_length > 0 && (guint64) content_length > patch->length - patch->offset)
+    {
+      patch_fail (patch, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too_large",
+                  "the body goes past Upload-Length");
+      return TRUE;
+    }
+
+  g_hash_table_insert (self->active, patch->id, patch);
+  patch->registered = TRUE;
+  g_signal_connect (msg, "got-chunk", G_CALLBACK (patch_got_chunk_cb), patch);
+  g_signal_connect (msg, "finished", G_CALLBACK (patch_finished_cb), patch);
+  return TRUE;
+}
+
+/* ---- the handler ---------------------------------------------------------------------- */
+
+static void
+handle_options (NatterUploads     *self,
+                SoupServerMessage *msg)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  g_autofree char *max = g_strdup_printf ("%" G_GUINT64_FORMAT, self->max_file_bytes);
+
+  set_tus_headers (msg);
+  soup_message_headers_replace (headers, "Tus-Version", TUS_VERSION);
+  soup_message_headers_replace (headers, "Tus-Extension", "creation");
+  if (self->max_file_bytes > 0)
+    soup_message_headers_replace (headers, "Tus-Max-Size", max);
+  soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
+}
+
+/* Upload-Metadata: "key base64,key base64,…" (tus 1.0 "creation"). */
+static GHashTable *
+parse_metadata (const char *header)
+{
+  g_autoptr(GHashTable) table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_auto(GStrv) pairs = NULL;
+  guint i;
+
+  if (header == NULL)
+    return g_steal_pointer (&table);
+
+  pairs = g_strsplit (header, ",", 64);
+  for (i = 0; pairs[i] != NULL; i++)
+    {
+      g_autofree char *pair = g_strstrip (g_strdup (pairs[i]));
+      char *space = strchr (pair, ' ');
+      g_autofree guchar *value = NULL;
+      gsize len = 0;
+
+      if (*pair == '\0')
+        continue;
+      if (space != NULL)
+        {
+          *space = '\0';
+          value = g_base64_decode (space + 1, &len);
+        }
+      if (g_hash_table_contains (table, pair))
+        return NULL;
+      /* Values become text; a NUL inside would cut it short. */
+      if (value != NULL && memchr (value, '\0', len) != NULL)
+        return NULL;
+      g_hash_table_insert (table, g_strdup (pair),
+                           value != NULL ? g_strndup ((char *) value, len) : g_strdup (""));
+    }
+  return g_steal_pointer (&table);
+}
+
+static gboolean
+filename_is_valid (const char *name)
+{
+  const char *p;
+
+  if (name == NULL || *name == '\0' || strlen (name) > MAX_FILENAME_BYTES ||
+      !g_utf8_validate (name, -1, NULL))
+    return FALSE;
+  for (p = name; *p != '\0'; p = g_utf8_next_char (p))
+    if (g_unichar_iscntrl (g_utf8_get_char (p)))
+      return FALSE;
+  return TRUE;
+}
+
+/* type "/" subtype, of RFC 9110 token characters: safe in a header. */
+static gboolean
+mime_is_valid (const char *mime)
+{
+  static const char tchar[] = "!#$%&'*+-.^_`|~";
+  gboolean slash = FALSE;
+  const char *p;
+
+  if (mime == NULL || *mime == '\0' || *mime == '/' || strlen (mime) > MAX_MIME_BYTES)
+    return FALSE;
+  for (p = mime; *p != '\0'; p++)
+    {
+      if (*p == '/' && !slash && p[1] != '\0')
+        slash = TRUE;
+      else if (!g_ascii_isalnum (*p) && strchr (tchar, *p) == NULL)
+        return FALSE;
+    }
+  return slash;
+}
+
+static const char *
+metadata_first (GHashTable  *metadata,
+                const char  *first,
+                const char  *second)
+{
+  const char *value = g_hash_table_lookup (metadata, first);
+
+  return value != NULL ? value : g_hash_table_lookup (metadata, second);
+}
+
+static void
+handle_create (NatterUploads     *self,
+               SoupServerMessage *msg,
+               const char        *user)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  SoupMessageHeaders *response = soup_server_message_get_response_headers (msg);
+  g_autoptr(GHashTable) metadata = NULL;
+  g_autoptr(sqlite3_stmt) insert = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *location = NULL;
+  const char *room, *filename, *mime;
+  guint64 length;
+  int fd;
+
+  if (soup_message_headers_get_one (headers, "Upload-Defer-Length") != NULL)
+    {
+      reply_error (msg, SOUP_STATUS_BAD_REQUEST, "bad_request",
+                   "Upload-Defer-Length is not supported: give Upload-Length");
+      return;
+    }
+  if (!parse_offset_header (soup_message_headers_get_one (headers, "Upload-Length"), &length))
+    {
+      reply_error (msg, SOUP_STATUS_BAD_REQUEST, "bad_request", "Upload-Length is required");
+      return;
+    }
+  if (self->max_file_bytes > 0 && length > self->max_file_bytes)
+    {
+      g_autofree char *size = g_format_size_full (self->max_file_bytes, G_FORMAT_SIZE_IEC_UNITS);
+      g_autofree char *message = g_strdup_printf ("File too large: limit is %s", size);
+
+      reply_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too_large", message);
+      return;
+    }
+
+  metadata = parse_metadata (soup_message_headers_get_one (headers, "Upload-Metadata"));
+  if (metadata == NULL)
+    {
+      reply_error (msg, SOUP_STATUS_BAD_REQUEST, "bad_request", "Upload-Metadata is malformed");
+      return;
+    }
+  room = g_hash_table_lookup (metadata, "room");
+  filename = metadata_first (metadata, "filename", "name");
+  mime = metadata_first (metadata, "mime", "filetype");
+  if (filename == NULL || *filename == '\0')
+    filename = "file";
+  if (mime == NULL || *mime == '\0')
+    mime = "application/octet-stream";
+
+  if (room == NULL || *room == '\0')
+    {
+      reply_error (msg, SOUP_STATUS_BAD_REQUEST, "bad_request",
+                   "Upload-Metadata must name the room");
+      return;
+    }
+  if (!filename_is_valid (filename))
+    {
+      reply_error (msg, SOUP_STATUS_BAD_REQUEST, "bad_request",
+                   "filename: 1–255 bytes of UTF-8 without control characters");
+      return;
+    }
+  if (!mime_is_valid (mime))
+    {
+      reply_error (msg, SOUP_STATUS_BAD_REQUEST, "bad_request", "mime: not a media type");
+      return;
+    }
+  if (!natter_store_is_member (self->store, room, user))
+    {
+      reply_error (msg, SOUP_STATUS_FORBIDDEN, "not_member",
+                   "only a member of the room may upload to it");
+      return;
+    }
+  if (self->user_quota_bytes > 0)
+    {
+      guint64 usage = db_user_usage (self, user);
+
+      if (usage > self->user_quota_bytes || length > self->user_quota_bytes - usage)
+        {
+          g_autofree char *size = g_format_size_full (self->user_quota_bytes,
+                                                      G_FORMAT_SIZE_IEC_UNITS);
+          g_autofree char *message = g_strdup_printf ("Disk quota exceeded: limit is %s", size);
+
+          reply_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "quota", message);
+          return;
+        }
+    }
+
+  id = new_id ();
+  path = part_path (self, id);
+  fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0)
+    {
+      g_warning ("uploads: %s: %s", path, g_strerror (errno));
+      reply_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal", "cannot create the upload");
+      return;
+    }
+  close (fd);
+
+  insert = db_prepare (self, "INSERT INTO uploads (id, owner, room, filename, mime, length,"
+                             " created) VALUES (?, ?, ?, ?, ?, ?, ?)");
+  if (insert != NULL)
+    {
+      sqlite3_bind_text (insert, 1, id, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text (insert, 2, user, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text (insert, 3, room, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text (insert, 4, filename, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text (insert, 5, mime, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int64 (insert, 6, length);
+      sqlite3_bind_int64 (insert, 7, g_get_real_time () / 1000);
+    }
+  if (insert == NULL || sqlite3_step (insert) != SQLITE_DONE)
+    {
+      g_warning ("uploads: files.db: %s", sqlite3_errmsg (self->db));
+      g_unlink (path);
+      reply_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal", "cannot create the upload");
+      return;
+    }
+
+  if (length == 0)
+    {
+      /* Nothing will ever be PATCHed: the empty file is complete now. */
+      g_autoptr(GError) error = NULL;
+      g_autofree char *hex = NULL;
+      struct sha256_ctx sha;
+
+      sha256_init (&sha);
+      hex = complete_upload (self, id, &sha, &error);
+      if (hex == NULL)
+        {
+          g_warning ("uploads: %s: %s", id, error->message);
+          reply_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal",
+                       "cannot store the file");
+          return;
+        }
+      soup_message_headers_replace (response, "Natter-File-Id", id);
+      soup_message_headers_replace (response, "Natter-File-Sha256", hex);
+    }
+
+  location = g_strconcat ("/api/v1/uploads/", id, NULL);
+  set_tus_headers (msg);
+  soup_message_headers_replace (response, "Location", location);
+  soup_message_headers_replace (response, "Upload-Offset", "0");
+  soup_server_message_set_status (msg, SOUP_STATUS_CREATED, NULL);
+}
+
+static void
+handle_head (NatterUploads     *self,
+             SoupServerMessage *msg,
+             const char        *id,
+             UploadRow         *row)
+{
+  SoupMessageHeaders *response = soup_server_message_get_response_headers (msg);
+  g_autofree char *offset = NULL;
+  g_autofree char *length = g_strdup_printf ("%" G_GUINT64_FORMAT, row->length);
+  Patch *active = g_hash_table_lookup (self->active, id);
+
+  if (row->sha256 != NULL)
+    offset = g_strdup (length);
+  else if (active != NULL)
+    offset = g_strdup_printf ("%" G_GUINT64_FORMAT, active->offset);
+  else
+    {
+      g_autofree char *path = part_path (self, id);
+      GStatBuf st;
+
+      if (g_stat (path, &st) != 0)
+        {
+          reply_error (msg, SOUP_STATUS_NOT_FOUND, "bad_request", "no such upload");
+          return;
+        }
+      offset = g_strdup_printf ("%" G_GUINT64_FORMAT, (guint64) st.st_size);
+    }
+
+  set_tus_headers (msg);
+  soup_message_headers_replace (response, "Upload-Offset", offset);
+  soup_message_headers_replace (response, "Upload-Length", length);
+  soup_message_headers_replace (response, "Cache-Control", "no-store");
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+}
+
+static void
+handle_patch (NatterUploads     *self,
+              SoupServerMessage *msg)
+{
+  Patch *patch = g_object_get_data (G_OBJECT (msg), "natter-upload-patch");
+  SoupMessageHeaders *response = soup_server_message_get_response_headers (msg);
+  g_autofree char *offset = NULL;
+
+  /* Not claimed at "got-headers" (the token died meanwhile, say). */
+  if (patch == NULL)
+    {
+      reply_error (msg, SOUP_STATUS_CONFLICT, "bad_request", "the upload cannot take this PATCH");
+      return;
+    }
+
+  if (patch->status != 0)
+    {
+      reply_error (msg, patch->status, patch->error_code, patch->error_message);
+      return;
+    }
+
+  offset = g_strdup_printf ("%" G_GUINT64_FORMAT, patch->offset);
+  set_tus_headers (msg);
+  soup_message_headers_replace (response, "Upload-Offset", offset);
+  if (patch->completed)
+    {
+      soup_message_headers_replace (response, "Natter-File-Id", patch->id);
+      soup_message_headers_replace (response, "Natter-File-Sha256", patch->sha256);
+    }
+  soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
+}
+
+void
+natter_uploads_handle (NatterUploads     *self,
+                       SoupServerMessage *msg,
+                       const char        *path)
+{
+  const char *method = soup_server_message_get_method (msg);
+  const char *id = id_from_path (path);
+  g_autofree char *user = NULL;
+  g_autoptr(UploadRow) row = NULL;
+
+  g_return_if_fail (NATTER_IS_UPLOADS (self));
+
+  /* OPTIONS tells what the server speaks, to anyone (tus 1.0). */
+  if (g_strcmp0 (method, "OPTIONS") == 0)
+    {
+      handle_options (self, msg);
+      return;
+    }
+
+  if (!check_tus_resumable (msg))
+    return;
+
+  user = natter_uploads_authenticate (self, msg);
+  if (user == NULL)
+    {
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                    "WWW-Authenticate", "Bearer");
+      reply_error (msg, SOUP_STATUS_UNAUTHORIZED, "unauthorized",
+                   "Authorization: Bearer TOKEN is required");
+      return;
+    }
+
+  if (g_strcmp0 (path, "/api/v1/uploads") == 0 || g_strcmp0 (path, "/api/v1/uploads/") == 0)
+    {
+      if (g_strcmp0 (method, "POST") == 0)
+        handle_create (self, msg, user);
+      else
+        {
+          soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                        "Allow", "OPTIONS, POST");
+          reply_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "bad_request", "method not allowed");
+        }
+      return;
+    }
+
+  /* Someone else's upload is as unknown as a made-up id. */
+  if (id == NULL || !natter_uploads_id_is_valid (id) ||
+      (row = db_get_upload (self, id)) == NULL || g_strcmp0 (row->owner, user) != 0)
+    {
+      reply_error (msg, SOUP_STATUS_NOT_FOUND, "bad_request", "no such upload");
+      return;
+    }
+
+  if (g_strcmp0 (method, "HEAD") == 0)
+    handle_head (self, msg, id, row);
+  else if (g_strcmp0 (method, "PATCH") == 0)
+    handle_patch (self, msg);
+  else
+    {
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                    "Allow", "OPTIONS, HEAD, PATCH");
+      reply_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "bad_request", "method not allowed");
+    }
+}
