@@ -2,9 +2,32 @@
  * file become a NatterServerConfig; SIGINT/SIGTERM stop it cleanly. */
 #include <glib-unix.h>
 #include <locale.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 
 #include "natter-server.h"
+
+/* Every connection is a descriptor; the usual soft limit (1024) is below
+ * the default connection cap plus what the store and listeners use, and a
+ * process that runs out of descriptors cannot even accept to refuse. */
+static void
+raise_descriptor_limit (guint max_connections)
+{
+  struct rlimit limit;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0)
+    return;
+  if (limit.rlim_cur < limit.rlim_max)
+    {
+      limit.rlim_cur = limit.rlim_max;
+      setrlimit (RLIMIT_NOFILE, &limit);
+      getrlimit (RLIMIT_NOFILE, &limit);
+    }
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < (rlim_t) max_connections + 64)
+    g_warning ("natter-server: only %lu file descriptors for up to %u connections; "
+               "lower max-connections or raise the limit",
+               (unsigned long) limit.rlim_cur, max_connections);
+}
 
 static gboolean
 quit_cb (gpointer user_data)
@@ -150,6 +173,8 @@ main (int   argc,
     config->max_file_bytes = max_file_size;
   if (user_quota >= 0)
     config->user_quota_bytes = user_quota;
+
+  raise_descriptor_limit (config->max_connections);
 
   server = natter_server_new (config);
   if (!natter_server_start (server, &error))

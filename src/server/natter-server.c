@@ -22,6 +22,10 @@
 /* How long stop() waits for WebSocket close handshakes before cutting. */
 #define STOP_DEADLINE_US (2 * G_USEC_PER_SEC)
 
+/* How long a connection over a cap may take to send the request its 503
+ * answers. */
+#define OVER_CAP_GRACE_MS 1000
+
 struct _NatterServer
 {
   GObject                  parent_instance;
@@ -361,8 +365,12 @@ request_started_cb (SoupServer        *soup,
   guard = g_new0 (MessageGuard, 1);
   guard->socket = g_object_ref (socket);
   guard->max_body = self->config->max_http_body_bytes;
+  /* Over a cap, a connection only gets the time to hear its 503: a flood
+   * must not hold descriptors for the whole handshake timeout. */
   if (self->config->handshake_timeout_ms > 0)
-    guard->timeout_id = g_timeout_add (self->config->handshake_timeout_ms,
+    guard->timeout_id = g_timeout_add (slot->over
+                                       ? MIN (self->config->handshake_timeout_ms, OVER_CAP_GRACE_MS)
+                                       : self->config->handshake_timeout_ms,
                                        handshake_timeout_cb, guard);
   g_object_set_data_full (G_OBJECT (msg), "natter-guard", guard,
                           (GDestroyNotify) message_guard_free);

@@ -158,6 +158,17 @@ test_connection_cap (Fixture       *f,
     g_assert_cmpstr (natter_chat_json_get_string (json_node_get_object (reply), "error"), ==, "unavailable");
   }
 
+  /* An idle connection over the cap is not kept for the whole handshake
+   * timeout (10 s here): it gets about a second to ask for its 503. */
+  {
+    NatterTestRaw *flood = natter_test_raw_connect (port, 0);
+    gint64 start = g_get_monotonic_time ();
+
+    g_assert_true (natter_test_raw_wait_eof (flood, 5000));
+    g_assert_cmpint (g_get_monotonic_time () - start, <, 3 * G_USEC_PER_SEC);
+    natter_test_raw_free (flood);
+  }
+
   /* … until one goes away. */
   natter_test_raw_free (raw[0]);
   wait.n = 2;
