@@ -71,6 +71,7 @@ enum {
   PROP_PENDING,
   PROP_ROOMS,
   PROP_LAST_ERROR,
+  PROP_SYNCED,
   N_PROPS
 };
 static GParamSpec *properties[N_PROPS];
@@ -197,11 +198,21 @@ cancel_retry (NatterSession *self)
 /* ---- connection ------------------------------------------------------- */
 
 static void
+set_synced (NatterSession *self,
+            gboolean       synced)
+{
+  if (self->rooms_ready == synced)
+    return;
+  self->rooms_ready = synced;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SYNCED]);
+}
+
+static void
 drop_socket (NatterSession *self)
 {
   g_autoptr(NatterSocket) socket = g_steal_pointer (&self->socket);
 
-  self->rooms_ready = FALSE;
+  set_synced (self, FALSE);
   self->joins_outstanding = 0;
   if (socket == NULL)
     return;
@@ -605,12 +616,13 @@ _natter_session_wrap_message (NatterSession           *self,
 }
 
 /* A stored message reached us (live or from history); it is cached. */
+/* @announce: emit "message-received" when it is new here. */
 static void
 dispatch_message (NatterSession           *self,
                   NatterRoom              *room,
                   const NatterChatMessage *chat,
                   gboolean                 is_new,
-                  gboolean                 live)
+                  gboolean                 announce)
 {
   NatterMessage *mine = NULL;
   NatterTimeline *timeline = _natter_room_peek_timeline (room);
@@ -636,20 +648,14 @@ dispatch_message (NatterSession           *self,
   if (!is_new)
     return;
 
-  if (timeline != NULL || live)
+  if (timeline != NULL || announce)
     {
       g_autoptr(NatterMessage) message = _natter_message_new (chat, NATTER_MESSAGE_STATE_SENT,
                                                               self->user);
       if (timeline != NULL)
         _natter_timeline_add_sent (timeline, message);
-      if (live && !natter_message_get_outgoing (message))
-        {
-          if (chat->seq > natter_room_get_read_seq (room))
-            _natter_room_set_counts (room, natter_room_get_unread (room) + 1,
-                                     natter_room_get_mentions (room) +
-                                     (natter_message_get_mentions_me (message) ? 1 : 0));
-          g_signal_emit (self, signals[MESSAGE_RECEIVED], 0, room, message);
-        }
+      if (announce)
+        g_signal_emit (self, signals[MESSAGE_RECEIVED], 0, room, message);
     }
 }
 
@@ -702,6 +708,11 @@ handle_live_message (NatterSession *self,
       if (cached != NULL && chat->seq == cached->synced_seq + 1)
         advance_synced (self, chat->room, 0);
     }
+  if (is_new && g_strcmp0 (chat->from, self->user) != 0 &&
+      chat->seq > natter_room_get_read_seq (room))
+    _natter_room_set_counts (room, natter_room_get_unread (room) + 1,
+                             natter_room_get_mentions (room) +
+                             (natter_chat_text_mentions (chat->text, self->user) ? 1 : 0));
   dispatch_message (self, room, chat, is_new, TRUE);
 }
 
@@ -885,8 +896,12 @@ catch_up_done (NatterSession *self,
       min_seq = MIN (min_seq, chat->seq);
       max_seq = MAX (max_seq, chat->seq);
       if (g_hash_table_lookup (self->rooms_by_name, name) == data->room)
-        dispatch_message (self, data->room, chat,
-                          self->cache == NULL || g_array_index (is_new, gboolean, i), FALSE);
+        {
+          gboolean n = self->cache == NULL || g_array_index (is_new, gboolean, i);
+
+          /* Missed while away: announce; the first page of a new room: not. */
+          dispatch_message (self, data->room, chat, n, n && !data->fresh);
+        }
     }
 
   if (self->cache != NULL && page->len > 0)
@@ -1105,7 +1120,7 @@ rejoin_finished (GObject      *object,
     return;
   if (--self->joins_outstanding == 0)
     {
-      self->rooms_ready = TRUE;
+      set_synced (self, TRUE);
       flush_outbox (self);
     }
 }
@@ -1186,7 +1201,7 @@ rooms_then_join (GObject      *object,
 
   if (names->len == 0)
     {
-      self->rooms_ready = TRUE;
+      set_synced (self, TRUE);
       flush_outbox (self);
       return;
     }
@@ -1201,7 +1216,7 @@ rejoin_rooms (NatterSession *self)
   GTask *task = g_task_new (self, self->cancellable, rooms_then_join,
                             GUINT_TO_POINTER ((guint) (gsize) self->socket));
 
-  self->rooms_ready = FALSE;
+  set_synced (self, FALSE);
   request (self, "rooms", json_object_new (), task, rooms_listed);
 }
 
@@ -2253,6 +2268,7 @@ natter_session_get_property (GObject    *object,
     case PROP_PENDING: g_value_set_uint (value, self->pending); break;
     case PROP_ROOMS: g_value_set_object (value, self->rooms); break;
     case PROP_LAST_ERROR: g_value_set_string (value, self->last_error); break;
+    case PROP_SYNCED: g_value_set_boolean (value, self->rooms_ready); break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -2312,6 +2328,7 @@ natter_session_class_init (NatterSessionClass *klass)
   properties[PROP_PENDING] = g_param_spec_uint ("pending", NULL, NULL, 0, G_MAXUINT, 0, ro);
   properties[PROP_ROOMS] = g_param_spec_object ("rooms", NULL, NULL, G_TYPE_LIST_MODEL, ro);
   properties[PROP_LAST_ERROR] = g_param_spec_string ("last-error", NULL, NULL, NULL, ro);
+  properties[PROP_SYNCED] = g_param_spec_boolean ("synced", NULL, NULL, FALSE, ro);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   signals[MESSAGE_RECEIVED] =
@@ -2404,6 +2421,13 @@ natter_session_get_retry_at (NatterSession *self)
 {
   g_return_val_if_fail (NATTER_IS_SESSION (self), 0);
   return self->retry_at;
+}
+
+gboolean
+natter_session_get_synced (NatterSession *self)
+{
+  g_return_val_if_fail (NATTER_IS_SESSION (self), FALSE);
+  return self->rooms_ready;
 }
 
 guint

@@ -52,6 +52,10 @@ GListModel         *natter_session_get_rooms      (NatterSession     *self);
 /* Transfer none: the joined room called @name, or NULL. */
 NatterRoom         *natter_session_lookup_room    (NatterSession     *self,
                                                    const char        *name);
+/* TRUE once, after a connect, every joined room was joined again and the
+ * outbox started flushing: the room list is the server's. FALSE while
+ * offline. */
+gboolean            natter_session_get_synced     (NatterSession     *self);
 /* The last connection or sign-in error (translated), or NULL. */
 const char         *natter_session_get_last_error (NatterSession     *self);
 /* Acknowledgement timeout in ms (default NATTER_SESSION_DEFAULT_ACK_TIMEOUT_MS). */
@@ -178,9 +182,12 @@ void                natter_session_discard_message (NatterSession       *self,
                                                     NatterMessage       *message);
 
 /* Signals:
- * "message-received" (NatterRoom *room, NatterMessage *message): a new
- *   message from someone else arrived live (not from catch-up history),
- *   for notifications.
+ * "message-received" (NatterRoom *room, NatterMessage *message): a message
+ *   new to this device arrived, live or from the catch-up after a
+ *   reconnect (not from the first page of a room just joined, nor from
+ *   scrolling back), and it is not one this session sent. It may be the
+ *   user's own from another device: check natter_message_get_outgoing()
+ *   before notifying.
  * "message-acked" (NatterMessage *message): the server stored one of
  *   ours (ok ack).
  * "message-failed" (NatterMessage *message): the server refused one of

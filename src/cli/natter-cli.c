@@ -1,0 +1,769 @@
+/* natter-cli.c: a headless Natter client for scripts, bots and tests, on
+ * libnatter-client. One command per run; see --help for the exit codes. */
+#include <errno.h>
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <gio/gunixinputstream.h>
+#include <glib-unix.h>
+#include <glib/gi18n.h>
+
+#include "natter-client.h"
+#include "natter-protocol.h"
+
+enum
+{
+  EXIT_OK = 0,
+  EXIT_FAILED = 1,
+  EXIT_USAGE = 2,
+  EXIT_UNREACHABLE = 3,
+  EXIT_AUTH = 4,
+  EXIT_NO_ROOM = 5,
+  EXIT_NO_SECRETS = 6,
+};
+
+#define DEFAULT_SERVER "http://localhost:7300"
+
+typedef struct
+{
+  GMainLoop      *loop;
+  int             status;
+  NatterSession  *session;
+  char          **args;       /* after the command */
+  const char     *command;
+  gboolean        ever_online;
+  gboolean        started_command;
+  gboolean        listening;
+  /* send */
+  guint           outstanding;
+  guint           failed;
+  gboolean        input_done;
+  GDataInputStream *input;
+  NatterRoom     *room;
+  GHashTable     *ours;       /* NatterMessage set */
+} Cli;
+
+static char    *opt_server;
+static char    *opt_user;
+static int      opt_limit = -1;
+static gboolean opt_create;
+static char    *opt_topic;
+static gboolean opt_version;
+
+static GOptionEntry entries[] = {
+  { "server", 's', 0, G_OPTION_ARG_STRING, &opt_server, N_("The server's address (default: the one of the last login, else " DEFAULT_SERVER ")"), N_("URL") },
+  { "user", 'u', 0, G_OPTION_ARG_STRING, &opt_user, N_("The user name (default: the one of the last login)"), N_("NAME") },
+  { "limit", 'n', 0, G_OPTION_ARG_INT, &opt_limit, N_("history: how many messages (default 50)"), "N" },
+  { "create", 'c', 0, G_OPTION_ARG_NONE, &opt_create, N_("join: create the room if it does not exist"), NULL },
+  { "topic", 't', 0, G_OPTION_ARG_STRING, &opt_topic, N_("join --create: the new room's topic"), N_("TEXT") },
+  { "version", 0, 0, G_OPTION_ARG_NONE, &opt_version, N_("Print the version and exit"), NULL },
+  { NULL }
+};
+
+static void
+finish (Cli *cli,
+        int  status)
+{
+  cli->status = status;
+  g_main_loop_quit (cli->loop);
+}
+
+static void
+fail (Cli        *cli,
+      int         status,
+      const char *format,
+      ...) G_GNUC_PRINTF (3, 4);
+
+static void
+fail (Cli        *cli,
+      int         status,
+      const char *format,
+      ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_printerr ("natter-cli: %s\n", message);
+  finish (cli, status);
+}
+
+static int
+status_for_error (const GError *error)
+{
+  if (error->domain == NATTER_CLIENT_ERROR)
+    switch (error->code)
+      {
+      case NATTER_CLIENT_ERROR_UNREACHABLE:
+      case NATTER_CLIENT_ERROR_NOT_ONLINE:
+      case NATTER_CLIENT_ERROR_DISCONNECTED:
+      case NATTER_CLIENT_ERROR_TIMED_OUT:
+        return EXIT_UNREACHABLE;
+      case NATTER_CLIENT_ERROR_BAD_CREDENTIALS:
+      case NATTER_CLIENT_ERROR_SIGNED_OUT:
+        return EXIT_AUTH;
+      case NATTER_CLIENT_ERROR_NO_SECRET_SERVICE:
+        return EXIT_NO_SECRETS;
+      default:
+        return EXIT_FAILED;
+      }
+  if (error->domain == NATTER_CHAT_ERROR)
+    switch (error->code)
+      {
+      case NATTER_CHAT_ERROR_NO_SUCH_ROOM:
+      case NATTER_CHAT_ERROR_NOT_MEMBER:
+        return EXIT_NO_ROOM;
+      case NATTER_CHAT_ERROR_UNAUTHORIZED:
+        return EXIT_AUTH;
+      default:
+        return EXIT_FAILED;
+      }
+  return EXIT_FAILED;
+}
+
+static void
+fail_with_error (Cli          *cli,
+                 const GError *error)
+{
+  if (g_error_matches (error, NATTER_CHAT_ERROR, NATTER_CHAT_ERROR_NO_SUCH_ROOM))
+    fail (cli, EXIT_NO_ROOM, _("No such room (use join --create to make one): %s"), error->message);
+  else if (g_error_matches (error, NATTER_CHAT_ERROR, NATTER_CHAT_ERROR_NOT_MEMBER))
+    fail (cli, EXIT_NO_ROOM, _("Not a member of that room (join it first): %s"), error->message);
+  else
+    fail (cli, status_for_error (error), "%s", error->message);
+}
+
+/* ---- settings of the last login (not secret: server and user only) ---- */
+
+static char *
+settings_path (void)
+{
+  return g_build_filename (g_get_user_config_dir (), "natter", "cli.conf", NULL);
+}
+
+static void
+load_defaults (char **server,
+               char **user)
+{
+  g_autoptr(GKeyFile) keys = g_key_file_new ();
+  g_autofree char *path = settings_path ();
+
+  if (!g_key_file_load_from_file (keys, path, G_KEY_FILE_NONE, NULL))
+    return;
+  if (*server == NULL)
+    *server = g_key_file_get_string (keys, "login", "server", NULL);
+  if (*user == NULL)
+    *user = g_key_file_get_string (keys, "login", "user", NULL);
+}
+
+static void
+save_defaults (const char *server,
+               const char *user)
+{
+  g_autoptr(GKeyFile) keys = g_key_file_new ();
+  g_autofree char *path = settings_path ();
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autoptr(GError) error = NULL;
+
+  g_key_file_set_string (keys, "login", "server", server);
+  g_key_file_set_string (keys, "login", "user", user);
+  if (g_mkdir_with_parents (dir, 0700) != 0 ||
+      !g_key_file_save_to_file (keys, path, &error))
+    g_printerr ("natter-cli: %s: %s\n", path, error != NULL ? error->message : g_strerror (errno));
+}
+
+/* ---- password --------------------------------------------------------- */
+
+static char *
+read_password (void)
+{
+  g_autoptr(GString) line = g_string_new (NULL);
+  struct termios saved, quiet;
+  gboolean tty = isatty (STDIN_FILENO);
+  int c;
+
+  if (tty)
+    {
+      g_printerr ("%s", _("Password: "));
+      tcgetattr (STDIN_FILENO, &saved);
+      quiet = saved;
+      quiet.c_lflag &= ~ECHO;
+      tcsetattr (STDIN_FILENO, TCSANOW, &quiet);
+    }
+  while ((c = getchar ()) != EOF && c != '\n')
+    g_string_append_c (line, (char) c);
+  if (tty)
+    {
+      tcsetattr (STDIN_FILENO, TCSANOW, &saved);
+      g_printerr ("\n");
+    }
+  return g_string_free (g_steal_pointer (&line), FALSE);
+}
+
+/* ---- output ----------------------------------------------------------- */
+
+static void
+print_message_json (NatterMessage *message)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonGenerator) generator = json_generator_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *text = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "room");
+  json_builder_add_string_value (builder, natter_message_get_room (message));
+  json_builder_set_member_name (builder, "seq");
+  json_builder_add_int_value (builder, natter_message_get_seq (message));
+  json_builder_set_member_name (builder, "ts");
+  json_builder_add_int_value (builder, natter_message_get_ts (message));
+  json_builder_set_member_name (builder, "from");
+  json_builder_add_string_value (builder, natter_message_get_from (message));
+  json_builder_set_member_name (builder, "cid");
+  json_builder_add_string_value (builder, natter_message_get_cid (message));
+  json_builder_set_member_name (builder, "text");
+  json_builder_add_string_value (builder, natter_message_get_text (message));
+  if (natter_message_get_file_id (message) != NULL)
+    {
+      json_builder_set_member_name (builder, "file");
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "id");
+      json_builder_add_string_value (builder, natter_message_get_file_id (message));
+      json_builder_set_member_name (builder, "name");
+      json_builder_add_string_value (builder, natter_message_get_file_name (message));
+      json_builder_set_member_name (builder, "size");
+      json_builder_add_int_value (builder, natter_message_get_file_size (message));
+      json_builder_set_member_name (builder, "mime");
+      json_builder_add_string_value (builder, natter_message_get_file_mime (message));
+      json_builder_end_object (builder);
+    }
+  json_builder_end_object (builder);
+
+  root = json_builder_get_root (builder);
+  json_generator_set_root (generator, root);
+  text = json_generator_to_data (generator, NULL);
+  g_print ("%s\n", text);
+  fflush (stdout);
+}
+
+/* ---- commands --------------------------------------------------------- */
+
+static void
+rooms_listed (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Cli *cli = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GListModel) rooms = natter_session_list_rooms_finish (cli->session, result, &error);
+
+  if (rooms == NULL)
+    {
+      fail_with_error (cli, error);
+      return;
+    }
+  for (guint i = 0; i < g_list_model_get_n_items (rooms); i++)
+    {
+      g_autoptr(NatterRoom) room = g_list_model_get_item (rooms, i);
+
+      g_print ("%s\t%u\t%s\t%s\n", natter_room_get_name (room), natter_room_get_n_members (room),
+               natter_room_get_joined (room) ? "joined" : "-", natter_room_get_topic (room));
+    }
+  finish (cli, EXIT_OK);
+}
+
+static void
+joined (GObject      *object,
+        GAsyncResult *result,
+        gpointer      user_data)
+{
+  Cli *cli = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterRoom) room = natter_session_join_finish (cli->session, result, &error);
+
+  if (room == NULL)
+    {
+      fail_with_error (cli, error);
+      return;
+    }
+  g_print (_("Joined %s\n"), natter_room_get_name (room));
+  finish (cli, EXIT_OK);
+}
+
+static void
+left (GObject      *object,
+      GAsyncResult *result,
+      gpointer      user_data)
+{
+  Cli *cli = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_session_leave_finish (cli->session, result, &error))
+    {
+      fail_with_error (cli, error);
+      return;
+    }
+  g_print (_("Left %s\n"), cli->args[0]);
+  finish (cli, EXIT_OK);
+}
+
+static void
+history_page (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Cli *cli = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) page = NULL;
+  gboolean more = FALSE;
+
+  page = natter_session_history_finish (cli->session, result, &more, &error);
+  if (page == NULL)
+    {
+      fail_with_error (cli, error);
+      return;
+    }
+  for (guint i = 0; i < page->len; i++)
+    print_message_json (g_ptr_array_index (page, i));
+  finish (cli, EXIT_OK);
+}
+
+static void
+check_send_done (Cli *cli)
+{
+  if (!cli->input_done || cli->outstanding > 0)
+    return;
+  if (cli->failed > 0)
+    finish (cli, EXIT_FAILED);
+  else
+    finish (cli, EXIT_OK);
+}
+
+static void
+on_acked (NatterSession *session,
+          NatterMessage *message,
+          Cli           *cli)
+{
+  if (!g_hash_table_remove (cli->ours, message))
+    return;
+  cli->outstanding--;
+  check_send_done (cli);
+}
+
+static void
+on_failed (NatterSession *session,
+           NatterMessage *message,
+           Cli           *cli)
+{
+  if (!g_hash_table_remove (cli->ours, message))
+    return;
+  g_printerr (_("natter-cli: not sent: “%s”: %s\n"), natter_message_get_text (message),
+              natter_message_get_error (message));
+  cli->failed++;
+  cli->outstanding--;
+  check_send_done (cli);
+}
+
+static void
+send_one (Cli        *cli,
+          const char *text)
+{
+  g_autoptr(NatterMessage) message = natter_room_send_text (cli->room, text);
+
+  if (natter_message_get_state (message) == NATTER_MESSAGE_STATE_FAILED)
+    {
+      g_printerr (_("natter-cli: not sent: %s\n"), natter_message_get_error (message));
+      cli->failed++;
+      return;
+    }
+  g_hash_table_add (cli->ours, g_object_ref (message));
+  cli->outstanding++;
+}
+
+static void
+line_read (GObject      *object,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  Cli *cli = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (object),
+                                                                     result, NULL, &error);
+
+  if (error != NULL)
+    {
+      fail (cli, EXIT_FAILED, _("Cannot read the standard input: %s"), error->message);
+      return;
+    }
+  if (line == NULL)
+    {
+      cli->input_done = TRUE;
+      check_send_done (cli);
+      return;
+    }
+  if (line[0] != '\0')
+    send_one (cli, line);
+  g_data_input_stream_read_line_async (cli->input, G_PRIORITY_DEFAULT, NULL, line_read, cli);
+}
+
+static gboolean
+need_joined_room (Cli        *cli,
+                  const char *name)
+{
+  cli->room = natter_session_lookup_room (cli->session, name);
+  if (cli->room == NULL)
+    {
+      fail (cli, EXIT_NO_ROOM, _("You are not in the room “%s” (natter-cli join %s)"), name, name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+start_sending (Cli        *cli,
+               const char *text)
+{
+  cli->ours = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
+  g_signal_connect (cli->session, "message-acked", G_CALLBACK (on_acked), cli);
+  g_signal_connect (cli->session, "message-failed", G_CALLBACK (on_failed), cli);
+
+  if (text != NULL)
+    {
+      send_one (cli, text);
+      cli->input_done = TRUE;
+      check_send_done (cli);
+      return;
+    }
+  {
+    g_autoptr(GInputStream) in = g_unix_input_stream_new (STDIN_FILENO, FALSE);
+
+    cli->input = g_data_input_stream_new (in);
+    g_data_input_stream_read_line_async (cli->input, G_PRIORITY_DEFAULT, NULL, line_read, cli);
+  }
+}
+
+static void
+dm_opened (GObject      *object,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  Cli *cli = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterRoom) room = natter_session_dm_finish (cli->session, result, &error);
+
+  if (room == NULL)
+    {
+      fail_with_error (cli, error);
+      return;
+    }
+  cli->room = room;
+  start_sending (cli, cli->args[1]);
+}
+
+static void
+on_message (NatterSession *session,
+            NatterRoom    *room,
+            NatterMessage *message,
+            Cli           *cli)
+{
+  if (g_strv_contains ((const char * const *) cli->args, natter_room_get_name (room)))
+    print_message_json (message);
+}
+
+static void
+run_command (Cli *cli)
+{
+  const char *cmd = cli->command;
+
+  cli->started_command = TRUE;
+
+  if (g_str_equal (cmd, "rooms"))
+    natter_session_list_rooms_async (cli->session, NULL, rooms_listed, cli);
+  else if (g_str_equal (cmd, "join"))
+    natter_session_join_async (cli->session, cli->args[0], opt_create, opt_topic, NULL, joined, cli);
+  else if (g_str_equal (cmd, "leave"))
+    {
+      if (need_joined_room (cli, cli->args[0]))
+        natter_session_leave_async (cli->session, cli->room, NULL, left, cli);
+    }
+  else if (g_str_equal (cmd, "history"))
+    natter_session_history_async (cli->session, cli->args[0], 0, 0,
+                                  opt_limit > 0 ? (guint) opt_limit : 50, NULL, history_page, cli);
+  else if (g_str_equal (cmd, "send"))
+    {
+      if (need_joined_room (cli, cli->args[0]))
+        start_sending (cli, cli->args[1]);
+    }
+  else if (g_str_equal (cmd, "dm"))
+    natter_session_dm_async (cli->session, cli->args[0], NULL, dm_opened, cli);
+  else if (g_str_equal (cmd, "listen"))
+    {
+      for (guint i = 0; cli->args[i] != NULL; i++)
+        if (!need_joined_room (cli, cli->args[i]))
+          return;
+      cli->listening = TRUE;
+      g_signal_connect (cli->session, "message-received", G_CALLBACK (on_message), cli);
+    }
+  else
+    g_assert_not_reached ();
+}
+
+static void
+on_state (NatterSession *session,
+          GParamSpec    *pspec,
+          Cli           *cli)
+{
+  NatterSessionState state = natter_session_get_state (session);
+
+  if (state == NATTER_SESSION_STATE_ONLINE)
+    cli->ever_online = TRUE;
+  else if (state == NATTER_SESSION_STATE_SIGNED_OUT)
+    fail (cli, EXIT_AUTH, _("Not signed in: %s (run natter-cli login, or set NATTER_PASSWORD)"),
+          natter_session_get_last_error (session) != NULL ? natter_session_get_last_error (session) : "?");
+  else if (state == NATTER_SESSION_STATE_WAITING_TO_RETRY && !cli->ever_online)
+    fail (cli, EXIT_UNREACHABLE, _("Cannot reach the server at %s: %s"),
+          natter_session_get_server (session),
+          natter_session_get_last_error (session) != NULL ? natter_session_get_last_error (session) : "?");
+  else if (state == NATTER_SESSION_STATE_WAITING_TO_RETRY && cli->listening)
+    g_printerr (_("natter-cli: connection lost, retrying: %s\n"),
+                natter_session_get_last_error (session));
+}
+
+static void
+on_synced (NatterSession *session,
+           GParamSpec    *pspec,
+           Cli           *cli)
+{
+  if (natter_session_get_synced (session) && !cli->started_command)
+    run_command (cli);
+}
+
+static void
+start_session (Cli *cli)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_signal_connect (cli->session, "notify::state", G_CALLBACK (on_state), cli);
+  g_signal_connect (cli->session, "notify::synced", G_CALLBACK (on_synced), cli);
+  if (!natter_session_start (cli->session, &error))
+    fail (cli, EXIT_FAILED, "%s", error->message);
+}
+
+static void
+signed_in (GObject      *object,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  Cli *cli = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean ok;
+
+  if (g_str_equal (cli->command, "register"))
+    ok = natter_session_register_finish (cli->session, result, &error);
+  else
+    ok = natter_session_login_finish (cli->session, result, &error);
+  if (!ok)
+    {
+      fail (cli, status_for_error (error), "%s", error->message);
+      return;
+    }
+
+  if (g_str_equal (cli->command, "login") || g_str_equal (cli->command, "register"))
+    {
+      save_defaults (natter_session_get_server (cli->session), natter_session_get_user (cli->session));
+      if (g_str_equal (cli->command, "register"))
+        g_print (_("Registered %s on %s\n"), natter_session_get_user (cli->session),
+                 natter_session_get_server (cli->session));
+      else
+        g_print (_("Signed in as %s on %s\n"), natter_session_get_user (cli->session),
+                 natter_session_get_server (cli->session));
+      finish (cli, EXIT_OK);
+      return;
+    }
+  start_session (cli);
+}
+
+static gboolean
+on_signal (gpointer user_data)
+{
+  Cli *cli = user_data;
+
+  finish (cli, cli->listening ? EXIT_OK : EXIT_FAILED);
+  return G_SOURCE_REMOVE;
+}
+
+static int
+usage_error (const char *format,
+             ...) G_GNUC_PRINTF (1, 2);
+
+static int
+usage_error (const char *format,
+             ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_printerr ("natter-cli: %s (see natter-cli --help)\n", message);
+  return EXIT_USAGE;
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GMainLoop) loop = NULL;
+  g_autoptr(NatterSession) session = NULL;
+  g_autofree char *server = NULL;
+  g_autofree char *user = NULL;
+  g_autofree char *password = NULL;
+  const char *env_password;
+  const char *cmd;
+  guint n_args;
+  Cli cli = { 0 };
+  struct { const char *name; guint min, max; } commands[] = {
+    { "login", 1, 1 }, { "register", 1, 1 }, { "rooms", 0, 0 }, { "join", 1, 1 },
+    { "leave", 1, 1 }, { "send", 1, 2 }, { "listen", 1, G_MAXUINT }, { "history", 1, 1 },
+    { "dm", 2, 2 },
+  };
+  gboolean known = FALSE;
+
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+
+  context = g_option_context_new (_("COMMAND [ARGUMENT…]"));
+  g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  g_option_context_set_summary (context,
+    _("Commands:\n"
+      "  login USER            sign in and keep the token in the Secret Service\n"
+      "  register USER         create an account (and sign in)\n"
+      "  rooms                 list public rooms and yours\n"
+      "  join ROOM             join a room (--create [--topic TEXT] to make it)\n"
+      "  leave ROOM            leave a room\n"
+      "  send ROOM [TEXT]      send TEXT, or each line of the standard input;\n"
+      "                        exits once every message is acknowledged\n"
+      "  listen ROOM…          print each new message as a JSON line, until\n"
+      "                        interrupted; keeps going through reconnects\n"
+      "  history ROOM          print the newest messages (--limit N, ≤ 200)\n"
+      "  dm USER TEXT          send a direct message"));
+  g_option_context_set_description (context,
+    _("The password comes from NATTER_PASSWORD when it is set: then natter-cli\n"
+      "signs in for this run only and stores nothing. Otherwise it uses the\n"
+      "token that “natter-cli login” kept in the Secret Service.\n"
+      "\n"
+      "Exit status: 0 done, 1 failed (e.g. a message was refused), 2 bad\n"
+      "arguments, 3 server unreachable, 4 wrong password or not signed in,\n"
+      "5 no such room or not a member, 6 no Secret Service for the token."));
+
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    return usage_error ("%s", error->message);
+  if (opt_version)
+    {
+      g_print ("natter-cli %s\n", PACKAGE_VERSION);
+      return EXIT_OK;
+    }
+  if (argc < 2)
+    return usage_error ("%s", _("no command given"));
+
+  cmd = argv[1];
+  n_args = argc - 2;
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (g_str_equal (cmd, commands[i].name))
+      {
+        known = TRUE;
+        if (n_args < commands[i].min || n_args > commands[i].max)
+          return usage_error (_("wrong number of arguments for “%s”"), cmd);
+      }
+  if (!known)
+    return usage_error (_("unknown command “%s”"), cmd);
+  if (opt_limit != -1 && !g_str_equal (cmd, "history"))
+    return usage_error ("%s", _("--limit only goes with history"));
+  if (opt_limit != -1 && (opt_limit < 1 || opt_limit > NATTER_CHAT_MAX_HISTORY_LIMIT))
+    return usage_error (_("--limit must be between 1 and %d"), NATTER_CHAT_MAX_HISTORY_LIMIT);
+  if ((opt_create || opt_topic != NULL) && !g_str_equal (cmd, "join"))
+    return usage_error ("%s", _("--create and --topic only go with join"));
+  if (opt_topic != NULL && !opt_create)
+    return usage_error ("%s", _("--topic needs --create"));
+
+  server = g_strdup (opt_server);
+  user = g_strdup (opt_user);
+  if (g_str_equal (cmd, "login") || g_str_equal (cmd, "register"))
+    {
+      g_free (user);
+      user = g_strdup (argv[2]);
+    }
+  if (server == NULL && g_getenv ("NATTER_SERVER") != NULL)
+    server = g_strdup (g_getenv ("NATTER_SERVER"));
+  if (user == NULL && g_getenv ("NATTER_USER") != NULL)
+    user = g_strdup (g_getenv ("NATTER_USER"));
+  load_defaults (&server, &user);
+  if (server == NULL)
+    server = g_strdup (DEFAULT_SERVER);
+  if (user == NULL)
+    return usage_error ("%s", _("no user: pass --user NAME, or run natter-cli login USER first"));
+  if (!natter_chat_user_name_is_valid (user))
+    return usage_error (_("“%s” is not a valid user name (1–32 of a-z 0-9 _ . -)"), user);
+  if ((g_str_equal (cmd, "join") || g_str_equal (cmd, "leave") || g_str_equal (cmd, "send") ||
+       g_str_equal (cmd, "history")) && !natter_chat_room_name_is_valid (argv[2]))
+    return usage_error (_("“%s” is not a valid room name"), argv[2]);
+  if (g_str_equal (cmd, "dm") && !natter_chat_user_name_is_valid (argv[2]))
+    return usage_error (_("“%s” is not a valid user name"), argv[2]);
+
+  env_password = g_getenv ("NATTER_PASSWORD");
+  loop = g_main_loop_new (NULL, FALSE);
+  cli.loop = loop;
+  cli.command = cmd;
+  cli.args = argv + 2;
+
+  if (g_str_equal (cmd, "login") || g_str_equal (cmd, "register"))
+    {
+      /* login keeps the token; register does too unless NATTER_PASSWORD
+       * says this is a one-off (scripts, tests). */
+      NatterTokenStore store = NATTER_TOKEN_STORE_SECRET_SERVICE;
+
+      if (g_str_equal (cmd, "register") && env_password != NULL)
+        store = NATTER_TOKEN_STORE_MEMORY;
+      password = env_password != NULL ? g_strdup (env_password) : read_password ();
+      session = natter_session_new_full (server, user, store, ":memory:");
+    }
+  else if (env_password != NULL)
+    {
+      password = g_strdup (env_password);
+      session = natter_session_new_full (server, user, NATTER_TOKEN_STORE_MEMORY, ":memory:");
+    }
+  else
+    session = natter_session_new_full (server, user, NATTER_TOKEN_STORE_SECRET_SERVICE, ":memory:");
+  cli.session = session;
+
+  g_unix_signal_add (SIGINT, on_signal, &cli);
+  g_unix_signal_add (SIGTERM, on_signal, &cli);
+
+  if (g_str_equal (cmd, "register"))
+    natter_session_register_async (session, password, NULL, signed_in, &cli);
+  else if (password != NULL)
+    natter_session_login_async (session, password, NULL, signed_in, &cli);
+  else
+    start_session (&cli);
+
+  g_main_loop_run (loop);
+
+  natter_session_stop (session);
+  g_clear_pointer (&cli.ours, g_hash_table_unref);
+  g_clear_object (&cli.input);
+  if (password != NULL)
+    memset (password, 0, strlen (password));
+  return cli.status;
+}

@@ -1,0 +1,371 @@
+/* test-cli.c: natter-cli end to end, through its real binary, against an
+ * in-process natter-server on loopback. */
+#include <signal.h>
+#include <sys/prctl.h>
+
+#include <json-glib/json-glib.h>
+
+#include "natter-test-util.h"
+
+typedef struct
+{
+  NatterTestServer *ts;
+  char             *home;
+  char             *cli;
+} Fixture;
+
+static void
+setup (Fixture       *f,
+       gconstpointer  data)
+{
+  const char *build = g_getenv ("NATTER_BUILD_DIR");
+
+  g_assert_nonnull (build);
+  f->cli = g_build_filename (build, "src", "cli", "natter-cli", NULL);
+  g_assert_true (g_file_test (f->cli, G_FILE_TEST_IS_EXECUTABLE));
+  f->ts = natter_test_server_new (0, 0);
+  f->home = natter_test_mkdtemp ();
+}
+
+static void
+teardown (Fixture       *f,
+          gconstpointer  data)
+{
+  natter_test_server_free (f->ts);
+  natter_test_rm_rf (f->home);
+  g_free (f->home);
+  g_free (f->cli);
+}
+
+/* A test that aborts must not leave a listener behind. */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
+static GSubprocessLauncher *
+launcher_for (Fixture    *f,
+              const char *password,
+              GSubprocessFlags flags)
+{
+  GSubprocessLauncher *launcher = g_subprocess_launcher_new (flags);
+  g_autofree char *config = g_build_filename (f->home, "config", NULL);
+  g_autofree char *data = g_build_filename (f->home, "data", NULL);
+
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  g_subprocess_launcher_setenv (launcher, "XDG_CONFIG_HOME", config, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_DATA_HOME", data, TRUE);
+  g_subprocess_launcher_setenv (launcher, "LC_ALL", "C.UTF-8", TRUE);
+  /* No Secret Service reachable: the cli must say so, not fall back. */
+  g_subprocess_launcher_unsetenv (launcher, "DBUS_SESSION_BUS_ADDRESS");
+  g_subprocess_launcher_unsetenv (launcher, "DISPLAY");
+  g_subprocess_launcher_unsetenv (launcher, "NATTER_SERVER");
+  g_subprocess_launcher_unsetenv (launcher, "NATTER_USER");
+  if (password != NULL)
+    g_subprocess_launcher_setenv (launcher, "NATTER_PASSWORD", password, TRUE);
+  else
+    g_subprocess_launcher_unsetenv (launcher, "NATTER_PASSWORD");
+  return launcher;
+}
+
+static void
+store_result (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+/* Runs natter-cli with @argv (after the program name, NULL-terminated),
+ * iterating the main loop (the server lives in this process). */
+static int
+run_cli (Fixture     *f,
+         const char  *password,
+         const char  *input,
+         char       **out,
+         char       **err,
+         ...)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *o = NULL;
+  g_autofree char *e = NULL;
+  const char *arg;
+  va_list args;
+
+  g_ptr_array_add (argv, f->cli);
+  va_start (args, err);
+  while ((arg = va_arg (args, const char *)) != NULL)
+    g_ptr_array_add (argv, (char *) arg);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+
+  launcher = launcher_for (f, password, G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  proc = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8_async (proc, input != NULL ? input : "", NULL, store_result, &result);
+  natter_test_wait_until (result != NULL, 30000);
+  g_subprocess_communicate_utf8_finish (proc, result, &o, &e, &error);
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  g_subprocess_wait_async (proc, NULL, store_result, &result);
+  natter_test_wait_until (result != NULL, 30000);
+  g_subprocess_wait_finish (proc, result, &error);
+  g_assert_no_error (error);
+
+  if (out != NULL)
+    *out = g_steal_pointer (&o);
+  if (err != NULL)
+    *err = g_steal_pointer (&e);
+  return g_subprocess_get_if_exited (proc) ? g_subprocess_get_exit_status (proc) : -1;
+}
+
+static guint
+count_lines (const char *text)
+{
+  guint n = 0;
+
+  for (const char *p = text; *p != '\0'; p++)
+    n += *p == '\n';
+  return n;
+}
+
+static void
+test_usage (Fixture       *f,
+            gconstpointer  data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  g_assert_cmpint (run_cli (f, NULL, NULL, &out, NULL, "--help", NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "listen ROOM"));
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_cli (f, NULL, NULL, &out, NULL, "--version", NULL), ==, 0);
+  g_assert_true (g_str_has_prefix (out, "natter-cli "));
+
+#define USAGE(...)                                                           \
+  G_STMT_START {                                                             \
+    g_clear_pointer (&err, g_free);                                          \
+    g_assert_cmpint (run_cli (f, NULL, NULL, NULL, &err, __VA_ARGS__, NULL), ==, 2); \
+    g_assert_cmpuint (count_lines (err), ==, 1);                             \
+  } G_STMT_END
+  USAGE ("--server", f->ts->url);                  /* no command */
+  USAGE ("frobnicate");
+  USAGE ("--bogus", "rooms");
+  USAGE ("--user", "alice", "send");               /* missing ROOM */
+  USAGE ("--user", "alice", "dm", "bob");          /* missing TEXT */
+  USAGE ("--user", "alice", "history", "general", "--limit", "0");
+  USAGE ("--user", "alice", "history", "general", "--limit", "many");
+  USAGE ("--user", "alice", "rooms", "--limit", "5");
+  USAGE ("--user", "Not Valid", "rooms");
+  USAGE ("rooms");                                 /* no user known */
+#undef USAGE
+}
+
+static void
+test_end_to_end (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_auto(GStrv) lines = NULL;
+  const char *url = f->ts->url;
+
+#define CLI(password, input, ...) run_cli (f, password, input, &out, &err, "--server", url, __VA_ARGS__, NULL)
+#define RESET() G_STMT_START { g_clear_pointer (&out, g_free); g_clear_pointer (&err, g_free); } G_STMT_END
+
+  g_assert_cmpint (CLI ("pass-alice", NULL, "register", "alice"), ==, 0);
+  RESET ();
+  g_assert_cmpint (CLI ("pass-bob", NULL, "register", "bob"), ==, 0);
+  RESET ();
+  /* Taken. */
+  g_assert_cmpint (CLI ("pass-bob", NULL, "register", "bob"), ==, 1);
+  g_assert_nonnull (strstr (err, "taken"));
+  RESET ();
+
+  /* A wrong password and an unreachable server say so, distinctly. */
+  g_assert_cmpint (CLI ("wrong", NULL, "--user", "alice", "rooms"), ==, 4);
+  g_assert_nonnull (strstr (err, "Wrong user name or password"));
+  RESET ();
+  g_assert_cmpint (run_cli (f, "pass-alice", NULL, &out, &err, "--server", "http://127.0.0.1:1",
+                            "--user", "alice", "rooms", NULL), ==, 3);
+  g_assert_nonnull (strstr (err, "reach"));
+  RESET ();
+
+  /* Unknown room. */
+  g_assert_cmpint (CLI ("pass-alice", NULL, "--user", "alice", "join", "nowhere"), ==, 5);
+  g_assert_cmpuint (count_lines (err), ==, 1);
+  RESET ();
+  g_assert_cmpint (CLI ("pass-alice", NULL, "--user", "alice", "send", "nowhere", "hi"), ==, 5);
+  RESET ();
+
+  g_assert_cmpint (CLI ("pass-alice", NULL, "--user", "alice", "join", "--create", "--topic", "Hello", "lobby"), ==, 0);
+  RESET ();
+  g_assert_cmpint (CLI ("pass-alice", NULL, "--user", "alice", "join", "general"), ==, 0);
+  RESET ();
+  g_assert_cmpint (CLI ("pass-bob", NULL, "--user", "bob", "join", "general"), ==, 0);
+  RESET ();
+  g_assert_cmpint (CLI ("pass-bob", NULL, "--user", "bob", "rooms"), ==, 0);
+  if (strstr (out, "lobby\t1\t-\tHello\n") == NULL || strstr (out, "general\t2\tjoined\t") == NULL)
+    g_error ("rooms printed: %s", out);
+  RESET ();
+
+  /* One message from the command line, three from stdin (blank skipped). */
+  g_assert_cmpint (CLI ("pass-alice", NULL, "--user", "alice", "send", "general", "first"), ==, 0);
+  RESET ();
+  g_assert_cmpint (CLI ("pass-alice", "second\n\nthird\nfourth ünïcødé\n", "--user", "alice", "send", "general"), ==, 0);
+  RESET ();
+  /* Too long: refused, reported, non-zero, the others still sent. */
+  {
+    g_autofree char *huge = g_strnfill (17 * 1024, 'x');
+    g_autofree char *input = g_strdup_printf ("fifth\n%s\n", huge);
+
+    g_assert_cmpint (CLI ("pass-alice", input, "--user", "alice", "send", "general"), ==, 1);
+    g_assert_nonnull (strstr (err, "not sent"));
+    RESET ();
+  }
+
+  g_assert_cmpint (CLI ("pass-bob", NULL, "--user", "bob", "history", "general", "--limit", "3"), ==, 0);
+  lines = g_strsplit (out, "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, 4);
+  {
+    const char *want[] = { "third", "fourth ünïcødé", "fifth" };
+
+    for (guint i = 0; i < 3; i++)
+      {
+        g_autoptr(JsonParser) parser = json_parser_new ();
+        JsonObject *object;
+
+        g_assert_true (json_parser_load_from_data (parser, lines[i], -1, NULL));
+        object = json_node_get_object (json_parser_get_root (parser));
+        g_assert_cmpstr (json_object_get_string_member (object, "text"), ==, want[i]);
+        g_assert_cmpstr (json_object_get_string_member (object, "from"), ==, "alice");
+        g_assert_cmpint (json_object_get_int_member (object, "seq"), ==, i + 3);
+      }
+  }
+  g_clear_pointer (&lines, g_strfreev);
+  RESET ();
+
+  g_assert_cmpint (CLI ("pass-alice", NULL, "--user", "alice", "dm", "bob", "psst"), ==, 0);
+  RESET ();
+  g_assert_cmpint (CLI ("pass-bob", NULL, "--user", "bob", "history", "@alice+bob"), ==, 0);
+  g_assert_nonnull (strstr (out, "\"psst\""));
+  RESET ();
+
+  g_assert_cmpint (CLI ("pass-bob", NULL, "--user", "bob", "leave", "general"), ==, 0);
+  RESET ();
+  g_assert_cmpint (CLI ("pass-bob", NULL, "--user", "bob", "send", "general", "hi"), ==, 5);
+  RESET ();
+  g_assert_cmpint (CLI ("pass-bob", NULL, "--user", "bob", "history", "general"), ==, 5);
+  RESET ();
+
+  /* login keeps the token in the Secret Service; there is none here. */
+  g_assert_cmpint (CLI ("pass-alice", NULL, "login", "alice"), ==, 6);
+  g_assert_nonnull (strstr (err, "Secret Service"));
+  RESET ();
+  /* And without NATTER_PASSWORD there is no token to use. */
+  g_assert_cmpint (CLI (NULL, NULL, "--user", "alice", "rooms"), ==, 4);
+  RESET ();
+#undef CLI
+#undef RESET
+}
+
+typedef struct
+{
+  GDataInputStream *in;
+  GPtrArray        *lines;
+  gboolean          eof;
+} Reader;
+
+static void
+line_read (GObject      *object,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  Reader *r = user_data;
+  char *line = g_data_input_stream_read_line_finish_utf8 (r->in, result, NULL, NULL);
+
+  if (line == NULL)
+    {
+      r->eof = TRUE;
+      return;
+    }
+  g_ptr_array_add (r->lines, line);
+  g_data_input_stream_read_line_async (r->in, G_PRIORITY_DEFAULT, NULL, line_read, r);
+}
+
+static gboolean
+has_line_with (Reader     *r,
+               const char *needle)
+{
+  for (guint i = 0; i < r->lines->len; i++)
+    if (strstr (g_ptr_array_index (r->lines, i), needle) != NULL)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+test_listen_through_restart (Fixture       *f,
+                             gconstpointer  data)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) listener = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  Reader r = { NULL, g_ptr_array_new_with_free_func (g_free), FALSE };
+  const char *url = f->ts->url;
+
+  g_assert_cmpint (run_cli (f, "pass-alice", NULL, NULL, NULL, "--server", url, "register", "alice", NULL), ==, 0);
+  g_assert_cmpint (run_cli (f, "pass-bob", NULL, NULL, NULL, "--server", url, "register", "bob", NULL), ==, 0);
+  g_assert_cmpint (run_cli (f, "pass-alice", NULL, NULL, NULL, "--server", url, "--user", "alice", "join", "--create", "ops", NULL), ==, 0);
+  g_assert_cmpint (run_cli (f, "pass-bob", NULL, NULL, NULL, "--server", url, "--user", "bob", "join", "ops", NULL), ==, 0);
+
+  launcher = launcher_for (f, "pass-bob", G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  listener = g_subprocess_launcher_spawn (launcher, &error, f->cli, "--server", url,
+                                          "--user", "bob", "listen", "ops", NULL);
+  g_assert_no_error (error);
+  r.in = g_data_input_stream_new (g_subprocess_get_stdout_pipe (listener));
+  g_data_input_stream_read_line_async (r.in, G_PRIORITY_DEFAULT, NULL, line_read, &r);
+
+  /* Until the listener is online it would miss nothing anyway (catch-up),
+   * but the first message proves it prints live ones. */
+  g_assert_cmpint (run_cli (f, "pass-alice", NULL, NULL, NULL, "--server", url, "--user", "alice", "send", "ops", "before", NULL), ==, 0);
+  natter_test_wait_until (has_line_with (&r, "\"before\""), 20000);
+
+  /* The server goes away and comes back; a message sent meanwhile on the
+   * new server reaches the same listener. */
+  natter_test_server_restart (f->ts);
+  g_assert_cmpint (run_cli (f, "pass-alice", NULL, NULL, NULL, "--server", url, "--user", "alice", "send", "ops", "after", NULL), ==, 0);
+  natter_test_wait_until (has_line_with (&r, "\"after\""), 20000);
+  g_assert_false (r.eof);
+  g_assert_cmpuint (r.lines->len, ==, 2);
+
+  g_subprocess_send_signal (listener, SIGTERM);
+  g_subprocess_wait_async (listener, NULL, store_result, &result);
+  natter_test_wait_until (result != NULL, 10000);
+  g_assert_true (g_subprocess_wait_finish (listener, result, NULL));
+  g_assert_true (g_subprocess_get_if_exited (listener));
+  g_assert_cmpint (g_subprocess_get_exit_status (listener), ==, 0);
+
+  natter_test_wait_until (r.eof, 5000);
+  g_object_unref (r.in);
+  g_ptr_array_unref (r.lines);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add ("/cli/usage", Fixture, NULL, setup, test_usage, teardown);
+  g_test_add ("/cli/end-to-end", Fixture, NULL, setup, test_end_to_end, teardown);
+  g_test_add ("/cli/listen-restart", Fixture, NULL, setup, test_listen_through_restart, teardown);
+  return g_test_run ();
+}
