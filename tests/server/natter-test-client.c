@@ -236,7 +236,9 @@ message_cb (SoupWebsocketConnection *ws,
       client->open = natter_eio_open_parse (payload, payload_len, NULL);
       break;
     case NATTER_EIO_PING:
-      if (client->auto_pong)
+      /* A ping may still arrive while our own close is under way. */
+      if (client->auto_pong &&
+          soup_websocket_connection_get_state (ws) == SOUP_WEBSOCKET_STATE_OPEN)
         soup_websocket_connection_send_text (ws, "3");
       break;
     case NATTER_EIO_MESSAGE:
