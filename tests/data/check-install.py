@@ -117,6 +117,17 @@ def main():
                 tap(os.path.isfile(icon) and os.path.isfile(sym),
                     '%s icons installed' % appid)
                 tap(os.path.isfile(meta), '%s metainfo installed' % appid)
+                keys = {}
+                with open(dest(desktop), encoding='utf-8') as f:
+                    for line in f:
+                        if '=' in line and not line.startswith('#'):
+                            k, v = line.rstrip('\n').split('=', 1)
+                            keys.setdefault(k, v)
+                exe = keys.get('Exec', '').split(' ')[0]
+                tap(keys.get('Icon') == appid and
+                    os.access(dest(os.path.join(bindir, exe)), os.X_OK),
+                    '%s.desktop names the installed icon and binary (Icon=%s, Exec=%s)'
+                    % (appid, keys.get('Icon'), exe))
                 if shutil.which('desktop-file-validate'):
                     r = run(['desktop-file-validate', dest(desktop)])
                     tap(r.returncode == 0 and not r.stdout.strip(),
