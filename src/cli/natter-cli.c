@@ -509,6 +509,12 @@ run_command (Cli *cli)
           return;
       cli->listening = TRUE;
       g_signal_connect (cli->session, "message-received", G_CALLBACK (on_message), cli);
+      {
+        g_autofree char *rooms = g_strjoinv (", ", cli->args);
+
+        /* On stderr: stdout carries only messages, one JSON object a line. */
+        g_printerr (_("natter-cli: listening to %s\n"), rooms);
+      }
     }
   else
     g_assert_not_reached ();

@@ -50,6 +50,11 @@ static const char * const migrations[] = {
   "CREATE TABLE meta ("
   "  key TEXT PRIMARY KEY,"
   "  value TEXT);",
+  /* 1 → 2: messages with a file wait in the outbox too (issue 5) */
+  "ALTER TABLE outbox ADD COLUMN file_id TEXT;"
+  "ALTER TABLE outbox ADD COLUMN file_name TEXT;"
+  "ALTER TABLE outbox ADD COLUMN file_size INTEGER;"
+  "ALTER TABLE outbox ADD COLUMN file_mime TEXT;",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == NATTER_CACHE_SCHEMA_VERSION);
@@ -215,6 +220,7 @@ natter_outbox_item_free (NatterOutboxItem *item)
   g_free (item->cid);
   g_free (item->text);
   g_free (item->error);
+  g_clear_pointer (&item->file, natter_chat_file_free);
   g_free (item);
 }
 
@@ -561,8 +567,9 @@ natter_cache_count_unread (NatterCache *cache,
                            guint       *mentions)
 {
   sqlite3_stmt *stmt = prepare (cache,
-    "SELECT COUNT(*), COALESCE(SUM(mention), 0) FROM messages"
-    " WHERE room = ? AND seq > ? AND sender != ?");
+    "SELECT COUNT(*), COALESCE(SUM(mention), 0) FROM"
+    " (SELECT mention FROM messages WHERE room = ? AND seq > ? AND sender != ?"
+    "  ORDER BY seq DESC LIMIT " G_STRINGIFY (NATTER_CACHE_MAX_UNREAD) ")");
 
   sqlite3_bind_text (stmt, 1, room, -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64 (stmt, 2, read_seq);
@@ -615,7 +622,8 @@ natter_cache_outbox_list (NatterCache *cache)
 {
   GPtrArray *items = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_outbox_item_free);
   sqlite3_stmt *stmt = prepare (cache,
-    "SELECT id, room, cid, text, created, failed, error FROM outbox ORDER BY id");
+    "SELECT id, room, cid, text, created, failed, error,"
+    " file_id, file_name, file_size, file_mime FROM outbox ORDER BY id");
 
   while (sqlite3_step (stmt) == SQLITE_ROW)
     {
@@ -628,6 +636,14 @@ natter_cache_outbox_list (NatterCache *cache)
       item->created = sqlite3_column_int64 (stmt, 4);
       item->failed = sqlite3_column_int (stmt, 5) != 0;
       item->error = column_dup (stmt, 6);
+      if (sqlite3_column_type (stmt, 7) != SQLITE_NULL)
+        {
+          item->file = g_new0 (NatterChatFile, 1);
+          item->file->id = column_dup (stmt, 7);
+          item->file->name = column_dup (stmt, 8);
+          item->file->size = sqlite3_column_int64 (stmt, 9);
+          item->file->mime = column_dup (stmt, 10);
+        }
       g_ptr_array_add (items, item);
     }
   sqlite3_finalize (stmt);
@@ -655,6 +671,22 @@ natter_cache_outbox_set_failed (NatterCache *cache,
   sqlite3_bind_int (stmt, 1, failed ? 1 : 0);
   sqlite3_bind_text (stmt, 2, error, -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64 (stmt, 3, id);
+  step_done (cache, stmt);
+}
+
+void
+natter_cache_outbox_set_file (NatterCache          *cache,
+                              gint64                id,
+                              const NatterChatFile *file)
+{
+  sqlite3_stmt *stmt = prepare (cache, "UPDATE outbox SET file_id = ?, file_name = ?,"
+                                       " file_size = ?, file_mime = ? WHERE id = ?");
+
+  sqlite3_bind_text (stmt, 1, file->id, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 2, file->name, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64 (stmt, 3, file->size);
+  sqlite3_bind_text (stmt, 4, file->mime, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64 (stmt, 5, id);
   step_done (cache, stmt);
 }
 

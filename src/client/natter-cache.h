@@ -12,7 +12,11 @@ G_BEGIN_DECLS
 
 typedef struct _NatterCache NatterCache;
 
-#define NATTER_CACHE_SCHEMA_VERSION 1
+#define NATTER_CACHE_SCHEMA_VERSION 2
+
+/* Unread counts stop at this many (a UI shows "9999+"): counting is then
+ * bounded work however long the user stayed away. */
+#define NATTER_CACHE_MAX_UNREAD 9999
 
 typedef struct
 {
@@ -35,6 +39,7 @@ typedef struct
   gint64  created;      /* ms since the epoch */
   gboolean failed;
   char   *error;
+  NatterChatFile *file; /* a message carrying an uploaded file, else NULL */
 } NatterOutboxItem;
 
 void         natter_cache_room_free          (NatterCacheRoom *room);
@@ -112,6 +117,10 @@ gint64       natter_cache_outbox_add         (NatterCache     *cache,
                                               gint64           created,
                                               GError         **error);
 GPtrArray   *natter_cache_outbox_list        (NatterCache     *cache);
+/* Attaches the uploaded file a queued message carries (natter-transfer.c). */
+void         natter_cache_outbox_set_file    (NatterCache     *cache,
+                                              gint64           id,
+                                              const NatterChatFile *file);
 void         natter_cache_outbox_remove      (NatterCache     *cache,
                                               gint64           id);
 void         natter_cache_outbox_set_failed  (NatterCache     *cache,

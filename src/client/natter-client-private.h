@@ -109,6 +109,8 @@ void            _natter_session_set_timer       (NatterSession         *self,
                                                  NatterTimerAddFunc     add,
                                                  NatterTimerRemoveFunc  remove,
                                                  gpointer               user_data);
+/* The session's bearer token, or NULL (natter-transfer.c). */
+const char     *_natter_session_get_token       (NatterSession         *self);
 /* The token to use, bypassing sign-in (tests). */
 void            _natter_session_set_token       (NatterSession         *self,
                                                  const char            *token);

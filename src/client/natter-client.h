@@ -10,4 +10,5 @@
 #include "natter-timeline.h"
 #include "natter-room.h"
 #include "natter-session.h"
+#include "natter-transfer.h"
 #undef NATTER_CLIENT_INSIDE

@@ -28,7 +28,8 @@ gboolean        natter_room_get_joined        (NatterRoom   *self);
 /* The highest seq known for the room (server's last_seq or cache). */
 gint64          natter_room_get_last_seq      (NatterRoom   *self);
 /* Messages from others after the read position, and those mentioning
- * "@user". */
+ * "@user" among them. Computed from the cache at start and after each
+ * catch-up, counted up live; at most 9999 (show "9999+"). */
 guint           natter_room_get_unread        (NatterRoom   *self);
 guint           natter_room_get_mentions      (NatterRoom   *self);
 /* The seq up to which the user has read. */

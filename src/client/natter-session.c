@@ -1447,6 +1447,16 @@ flush_outbox (NatterSession *self)
   json_object_set_string_member (payload, "room", natter_message_get_room (next));
   json_object_set_string_member (payload, "cid", natter_message_get_cid (next));
   json_object_set_string_member (payload, "text", natter_message_get_text (next));
+  if (natter_message_get_file_id (next) != NULL)
+    {
+      JsonObject *file = json_object_new ();
+
+      json_object_set_string_member (file, "id", natter_message_get_file_id (next));
+      json_object_set_string_member (file, "name", natter_message_get_file_name (next));
+      json_object_set_int_member (file, "size", natter_message_get_file_size (next));
+      json_object_set_string_member (file, "mime", natter_message_get_file_mime (next));
+      json_object_set_object_member (payload, "file", file);
+    }
   data = g_new0 (SendData, 1);
   data->self = g_object_ref (self);
   data->message = g_object_ref (next);
@@ -1454,10 +1464,11 @@ flush_outbox (NatterSession *self)
   natter_socket_emit (self->socket, "send", payload, self->ack_timeout_ms, send_acked, data);
 }
 
-NatterMessage *
-_natter_session_send_text (NatterSession *self,
-                           NatterRoom    *room,
-                           const char    *text)
+static NatterMessage *
+queue_message (NatterSession        *self,
+               NatterRoom           *room,
+               const char           *text,
+               const NatterChatFile *file)
 {
   g_autoptr(NatterChatMessage) chat = natter_chat_message_new ();
   g_autoptr(GError) error = NULL;
@@ -1471,6 +1482,7 @@ _natter_session_send_text (NatterSession *self,
   chat->cid = g_uuid_string_random ();
   chat->text = g_strdup (text);
   chat->ts = g_get_real_time () / 1000;
+  chat->file = file != NULL ? natter_chat_file_copy (file) : NULL;
 
   message = _natter_message_new (chat, NATTER_MESSAGE_STATE_PENDING, self->user);
 
@@ -1480,6 +1492,8 @@ _natter_session_send_text (NatterSession *self,
       id = natter_cache_outbox_add (self->cache, chat->room, chat->cid, chat->text, chat->ts, &error);
       if (id == 0)
         g_warning ("outbox: %s", error->message);
+      else if (file != NULL)
+        natter_cache_outbox_set_file (self->cache, id, file);
     }
   _natter_message_set_outbox_id (message, id);
   g_queue_push_tail (&self->outbox, g_object_ref (message));
@@ -1496,6 +1510,41 @@ _natter_session_send_text (NatterSession *self,
   recount_pending (self);
   flush_outbox (self);
   return message;
+}
+
+NatterMessage *
+_natter_session_send_text (NatterSession *self,
+                           NatterRoom    *room,
+                           const char    *text)
+{
+  return queue_message (self, room, text, NULL);
+}
+
+/* ---- files (issue 5; NatterTransfer uploads, the outbox sends) ------------- */
+
+NatterMessage *
+natter_session_send_file_message (NatterSession *self,
+                                  NatterRoom    *room,
+                                  const char    *text,
+                                  const char    *file_id,
+                                  const char    *file_name,
+                                  gint64         file_size,
+                                  const char    *file_mime)
+{
+  NatterChatFile file = { (char *) file_id, (char *) file_name, file_size, (char *) file_mime };
+
+  g_return_val_if_fail (NATTER_IS_SESSION (self), NULL);
+  g_return_val_if_fail (NATTER_IS_ROOM (room), NULL);
+  g_return_val_if_fail (file_id != NULL && file_name != NULL && file_mime != NULL, NULL);
+
+  return queue_message (self, room, text != NULL ? text : "", &file);
+}
+
+const char *
+_natter_session_get_token (NatterSession *self)
+{
+  g_return_val_if_fail (NATTER_IS_SESSION (self), NULL);
+  return self->token;
 }
 
 void
@@ -1741,10 +1790,8 @@ list_rooms_done (NatterSession *self,
         }
       _natter_room_set_topic (room, json_object_get_string_member_with_default (info, "topic", ""));
       _natter_room_set_last_seq (room, json_object_get_int_member_with_default (info, "last_seq", 0));
-      if (JSON_NODE_HOLDS_VALUE (json_object_get_member (info, "members") != NULL
-                                 ? json_object_get_member (info, "members")
-                                 : json_object_get_member (info, "name")) &&
-          json_object_has_member (info, "members"))
+      if (json_object_has_member (info, "members") &&
+          JSON_NODE_HOLDS_VALUE (json_object_get_member (info, "members")))
         _natter_room_set_n_members (room, json_object_get_int_member (info, "members"));
       g_list_store_append (store, room);
     }
@@ -1872,6 +1919,10 @@ login_response (GObject      *object,
   g_free (self->token);
   self->token = g_strdup (token);
   (void) data;
+
+  /* Signed out while running (a refused token): the new one goes in now. */
+  if (self->started && self->state == NATTER_SESSION_STATE_SIGNED_OUT)
+    connect_now (self);
 
   if (self->token_store == NATTER_TOKEN_STORE_MEMORY)
     {
@@ -2103,6 +2154,7 @@ load_cache (NatterSession *self)
       chat->cid = g_strdup (item->cid);
       chat->text = g_strdup (item->text);
       chat->ts = item->created;
+      chat->file = item->file != NULL ? natter_chat_file_copy (item->file) : NULL;
       message = _natter_message_new (chat, NATTER_MESSAGE_STATE_PENDING, self->user);
       _natter_message_set_outbox_id (message, item->id);
       if (item->failed)
@@ -2164,7 +2216,11 @@ natter_session_start (NatterSession  *self,
     }
 
   if (self->started)
-    return TRUE;
+    {
+      if (self->state == NATTER_SESSION_STATE_SIGNED_OUT && self->token != NULL)
+        connect_now (self);
+      return TRUE;
+    }
   self->started = TRUE;
 
   if (self->monitor == NULL)

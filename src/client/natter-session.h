@@ -174,6 +174,17 @@ GPtrArray          *natter_session_history_finish  (NatterSession       *self,
                                                     gboolean            *more,
                                                     GError             **error);
 
+/* Sends a message carrying an uploaded file (see NatterTransfer, which
+ * calls this once the upload is complete) through the outbox: exactly once,
+ * in order with text. Returns the pending message (transfer none). */
+NatterMessage      *natter_session_send_file_message (NatterSession     *self,
+                                                      NatterRoom        *room,
+                                                      const char        *text,
+                                                      const char        *file_id,
+                                                      const char        *file_name,
+                                                      gint64             file_size,
+                                                      const char        *file_mime);
+
 /* Puts a failed message back in the outbox (same cid) and sends it again. */
 void                natter_session_retry_message   (NatterSession       *self,
                                                     NatterMessage       *message);

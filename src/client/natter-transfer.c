@@ -1,0 +1,1242 @@
+/* natter-transfer.c: see the header. Uploads speak tus 1.0: POST creates
+ * the upload once, and every attempt asks the server's offset (HEAD) and
+ * PATCHes the rest from there, so a cut link or a restarted server costs
+ * only the bytes that were in flight. Downloads write to NAME.part and
+ * continue it with a Range request; the rename makes a finished file. */
+#include "natter-transfer.h"
+
+#include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+#if __has_include(<gdk-pixbuf/gdk-pixbuf.h>)
+#include <gdk-pixbuf/gdk-pixbuf.h>
+#define HAVE_THUMBNAILS 1
+#endif
+
+#include "natter-client-private.h"
+
+#define BLOCK_BYTES       (256 * 1024)
+#define RATE_WINDOW_US    (250 * 1000)
+#define RETRY_MIN_MS      500
+#define RETRY_MAX_MS      5000
+#define THUMBNAIL_SIZE    256
+
+struct _NatterTransfer
+{
+  GObject                  parent_instance;
+
+  NatterSession           *session;
+  NatterTransferDirection  direction;
+  NatterTransferState      state;
+  gboolean                 wanted;       /* started, not paused nor cancelled */
+
+  NatterRoom              *room;         /* upload */
+  char                    *text;
+  GFile                   *file;         /* upload source, or download target */
+  GFile                   *part;         /* download: FILE.part */
+  gboolean                 cached;       /* download into the cache */
+  char                    *file_name;
+  char                    *mime;
+  char                    *file_id;
+  char                    *upload_url;
+  NatterMessage           *message;
+  GFile                   *thumbnail;
+  char                    *error;
+
+  gint64                   bytes;
+  gint64                   total;
+  gint64                   resumed_at;
+  gint64                   attempt_start; /* offset the running attempt began at */
+  double                   rate;
+  gint64                   rate_time;
+  gint64                   rate_bytes;
+
+  SoupSession             *soup;
+  GCancellable            *cancellable;  /* of the running attempt */
+  gulong                   state_id;
+  guint                    retry_id;
+  guint                    retry_delay_ms;
+  guint                    conflicts;    /* 409s in a row */
+
+  /* download streaming */
+  GInputStream            *in;
+  GOutputStream           *out;
+  guint8                  *buffer;
+};
+
+G_DEFINE_FINAL_TYPE (NatterTransfer, natter_transfer, G_TYPE_OBJECT)
+
+G_DEFINE_ENUM_TYPE (NatterTransferState, natter_transfer_state,
+  G_DEFINE_ENUM_VALUE (NATTER_TRANSFER_STATE_QUEUED, "queued"),
+  G_DEFINE_ENUM_VALUE (NATTER_TRANSFER_STATE_RUNNING, "running"),
+  G_DEFINE_ENUM_VALUE (NATTER_TRANSFER_STATE_PAUSED, "paused"),
+  G_DEFINE_ENUM_VALUE (NATTER_TRANSFER_STATE_DONE, "done"),
+  G_DEFINE_ENUM_VALUE (NATTER_TRANSFER_STATE_FAILED, "failed"))
+
+G_DEFINE_ENUM_TYPE (NatterTransferDirection, natter_transfer_direction,
+  G_DEFINE_ENUM_VALUE (NATTER_TRANSFER_DIRECTION_UPLOAD, "upload"),
+  G_DEFINE_ENUM_VALUE (NATTER_TRANSFER_DIRECTION_DOWNLOAD, "download"))
+
+enum {
+  PROP_0,
+  PROP_DIRECTION,
+  PROP_STATE,
+  PROP_BYTES,
+  PROP_TOTAL,
+  PROP_RATE,
+  PROP_ERROR,
+  PROP_FILE,
+  PROP_FILE_NAME,
+  PROP_FILE_ID,
+  PROP_MESSAGE,
+  PROP_THUMBNAIL,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void attempt (NatterTransfer *self);
+
+/* ---- state ------------------------------------------------------------------------- */
+
+static void
+set_state (NatterTransfer      *self,
+           NatterTransferState  state)
+{
+  if (self->state == state)
+    return;
+  self->state = state;
+  if (state != NATTER_TRANSFER_STATE_RUNNING && self->rate != 0)
+    {
+      self->rate = 0;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RATE]);
+    }
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+}
+
+static void
+set_error (NatterTransfer *self,
+           const char     *error)
+{
+  if (g_strcmp0 (self->error, error) == 0)
+    return;
+  g_free (self->error);
+  self->error = g_strdup (error);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ERROR]);
+}
+
+static void
+set_total (NatterTransfer *self,
+           gint64          total)
+{
+  if (self->total == total)
+    return;
+  self->total = total;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TOTAL]);
+}
+
+static void
+set_bytes (NatterTransfer *self,
+           gint64          bytes)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (self->bytes == bytes)
+    return;
+  self->bytes = bytes;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BYTES]);
+
+  if (self->rate_time == 0 || bytes < self->rate_bytes)
+    {
+      self->rate_time = now;
+      self->rate_bytes = bytes;
+    }
+  else if (now - self->rate_time >= RATE_WINDOW_US)
+    {
+      self->rate = (double) (bytes - self->rate_bytes) * G_USEC_PER_SEC / (now - self->rate_time);
+      self->rate_time = now;
+      self->rate_bytes = bytes;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RATE]);
+    }
+}
+
+static void
+stop_attempt (NatterTransfer *self)
+{
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  g_clear_handle_id (&self->retry_id, g_source_remove);
+  if (self->out != NULL)
+    g_output_stream_close (self->out, NULL, NULL);
+  g_clear_object (&self->out);
+  g_clear_object (&self->in);
+  self->rate_time = 0;
+}
+
+static void
+fail (NatterTransfer *self,
+      const char     *reason)
+{
+  stop_attempt (self);
+  self->wanted = FALSE;
+  set_error (self, reason);
+  set_state (self, NATTER_TRANSFER_STATE_FAILED);
+}
+
+static gboolean
+retry_cb (gpointer user_data)
+{
+  NatterTransfer *self = user_data;
+
+  self->retry_id = 0;
+  attempt (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* The link broke (or the server is restarting): wait, then ask the server
+ * where it got to. A reconnect of the session triggers the next attempt
+ * at once (see session_state_cb). */
+static void
+retry_later (NatterTransfer *self,
+             const char     *reason)
+{
+  stop_attempt (self);
+  if (!self->wanted)
+    return;
+  g_debug ("transfer %s: %s; retrying", self->file_name, reason);
+  set_error (self, reason);
+  set_state (self, NATTER_TRANSFER_STATE_QUEUED);
+  self->retry_delay_ms = CLAMP (self->retry_delay_ms * 2, RETRY_MIN_MS, RETRY_MAX_MS);
+  self->retry_id = g_timeout_add (self->retry_delay_ms, retry_cb, self);
+}
+
+static void
+session_state_cb (NatterSession  *session,
+                  GParamSpec     *pspec,
+                  NatterTransfer *self)
+{
+  if (natter_session_get_state (session) == NATTER_SESSION_STATE_ONLINE &&
+      self->wanted && self->state == NATTER_TRANSFER_STATE_QUEUED)
+    {
+      g_clear_handle_id (&self->retry_id, g_source_remove);
+      attempt (self);
+    }
+}
+
+/* ---- HTTP ------------------------------------------------------------------------- */
+
+static SoupMessage *
+new_request (NatterTransfer *self,
+             const char     *method,
+             const char     *url_or_path)
+{
+  const char *token = _natter_session_get_token (self->session);
+  g_autofree char *url = NULL;
+  SoupMessage *msg;
+
+  if (g_str_has_prefix (url_or_path, "/"))
+    url = g_strconcat (natter_session_get_server (self->session), url_or_path, NULL);
+  else
+    url = g_strdup (url_or_path);
+
+  msg = soup_message_new (method, url);
+  if (msg == NULL)
+    return NULL;
+  if (token != NULL)
+    {
+      g_autofree char *bearer = g_strconcat ("Bearer ", token, NULL);
+
+      soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization",
+                                    bearer);
+    }
+  if (self->direction == NATTER_TRANSFER_DIRECTION_UPLOAD)
+    soup_message_headers_replace (soup_message_get_request_headers (msg), "Tus-Resumable",
+                                  "1.0.0");
+  return msg;
+}
+
+/* The server's {"message":…}, or a generic text for @status. */
+static char *
+server_reason (SoupMessage *msg,
+               GBytes      *body)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  gsize len = 0;
+  const char *data = body != NULL ? g_bytes_get_data (body, &len) : NULL;
+  guint status = soup_message_get_status (msg);
+
+  if (data != NULL && len > 0 && len < 4096 && json_parser_load_from_data (parser, data, len, NULL) &&
+      JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    {
+      JsonObject *object = json_node_get_object (json_parser_get_root (parser));
+      const char *message = json_object_get_string_member_with_default (object, "message", NULL);
+
+      if (message != NULL && status != SOUP_STATUS_UNAUTHORIZED && status != SOUP_STATUS_FORBIDDEN)
+        return g_strdup (message);
+    }
+
+  switch (status)
+    {
+    case SOUP_STATUS_UNAUTHORIZED:
+      return g_strdup (_("Signed out: sign in again to send files"));
+    case SOUP_STATUS_FORBIDDEN:
+      return g_strdup (_("Only members of the room can send or get its files"));
+    case SOUP_STATUS_NOT_FOUND:
+      return g_strdup (_("The file is not on the server"));
+    case SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE:
+      return g_strdup (_("File too large"));
+    default:
+      return g_strdup_printf (_("The server answered %u %s"), status,
+                              soup_message_get_reason_phrase (msg));
+    }
+}
+
+/* Server errors that a later attempt may not get. */
+static gboolean
+status_is_transient (guint status)
+{
+  return status == 0 || status == SOUP_STATUS_REQUEST_TIMEOUT ||
+         status == 429 || status >= 500;
+}
+
+/* Handles a failed exchange: TRUE when it was one (and is dealt with). */
+static gboolean
+handle_failure (NatterTransfer *self,
+                SoupMessage    *msg,
+                GBytes         *body,
+                GError         *error)
+{
+  g_autofree char *reason = NULL;
+
+  if (error != NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        retry_later (self, error->message);
+      return TRUE;
+    }
+  if (SOUP_STATUS_IS_SUCCESSFUL (soup_message_get_status (msg)))
+    return FALSE;
+
+  reason = server_reason (msg, body);
+  if (status_is_transient (soup_message_get_status (msg)))
+    retry_later (self, reason);
+  else
+    fail (self, reason);
+  return TRUE;
+}
+
+/* ---- upload ------------------------------------------------------------------------ */
+
+static void upload_head (NatterTransfer *self);
+
+static void
+upload_finished (NatterTransfer *self)
+{
+  stop_attempt (self);
+  set_bytes (self, self->total);
+
+  /* Through the outbox, like text: stored before it is sent, resent after
+   * a reconnect, dropped only on an ok ack — so exactly once. */
+  self->message = g_object_ref (natter_session_send_file_message (self->session, self->room,
+                                                                  self->text, self->file_id,
+                                                                  self->file_name, self->total,
+                                                                  self->mime));
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MESSAGE]);
+  set_error (self, NULL);
+  self->wanted = FALSE;
+  set_state (self, NATTER_TRANSFER_STATE_DONE);
+}
+
+static void
+upload_wrote_cb (SoupMessage    *msg,
+                 guint           chunk,
+                 NatterTransfer *self)
+{
+  set_bytes (self, self->bytes + chunk);
+}
+
+static void
+upload_patched_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(NatterTransfer) self = user_data;
+  SoupMessage *msg = soup_session_get_async_result_message (SOUP_SESSION (source), result);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
+  const char *file_id;
+
+  g_signal_handlers_disconnect_by_func (msg, upload_wrote_cb, self);
+  if (soup_message_get_status (msg) == SOUP_STATUS_CONFLICT && error == NULL &&
+      self->conflicts++ < 3)
+    {
+      /* Our idea of the offset was wrong: ask again. */
+      upload_head (self);
+      return;
+    }
+  if (handle_failure (self, msg, body, error))
+    return;
+
+  self->conflicts = 0;
+  file_id = soup_message_headers_get_one (soup_message_get_response_headers (msg),
+                                          "Natter-File-Id");
+  if (file_id != NULL)
+    {
+      g_free (self->file_id);
+      self->file_id = g_strdup (file_id);
+      upload_finished (self);
+    }
+  else
+    upload_head (self);   /* the server kept less than the whole body */
+}
+
+static void
+upload_patch (NatterTransfer *self,
+              gint64          offset)
+{
+  g_autoptr(SoupMessage) msg = new_request (self, "PATCH", self->upload_url);
+  g_autoptr(GFileInputStream) stream = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *offset_text = g_strdup_printf ("%" G_GINT64_FORMAT, offset);
+
+  if (offset == self->total)
+    {
+      /* Complete already: the answer to the last PATCH got lost. */
+      upload_finished (self);
+      return;
+    }
+
+  stream = g_file_read (self->file, self->cancellable, &error);
+  if (stream == NULL || !g_seekable_seek (G_SEEKABLE (stream), offset, G_SEEK_SET,
+                                          self->cancellable, &error))
+    {
+      fail (self, error->message);
+      return;
+    }
+
+  self->attempt_start = offset;
+  if (offset > 0 && self->resumed_at != offset)
+    self->resumed_at = offset;
+  self->rate_time = 0;
+  set_bytes (self, offset);
+
+  soup_message_headers_replace (soup_message_get_request_headers (msg), "Upload-Offset",
+                                offset_text);
+  soup_message_set_request_body (msg, "application/offset+octet-stream", G_INPUT_STREAM (stream),
+                                 self->total - offset);
+  g_signal_connect (msg, "wrote-body-data", G_CALLBACK (upload_wrote_cb), self);
+  soup_session_send_and_read_async (self->soup, msg, G_PRIORITY_DEFAULT, self->cancellable,
+                                    upload_patched_cb, g_object_ref (self));
+}
+
+static void
+upload_head_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(NatterTransfer) self = user_data;
+  SoupMessage *msg = soup_session_get_async_result_message (SOUP_SESSION (source), result);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
+  const char *offset_text;
+  guint64 offset;
+
+  if (error == NULL && soup_message_get_status (msg) == SOUP_STATUS_NOT_FOUND)
+    {
+      /* Expired on the server (abandoned for a day): start over. */
+      g_clear_pointer (&self->upload_url, g_free);
+      g_clear_pointer (&self->file_id, g_free);
+      self->resumed_at = 0;
+      attempt (self);
+      return;
+    }
+  if (handle_failure (self, msg, body, error))
+    return;
+
+  offset_text = soup_message_headers_get_one (soup_message_get_response_headers (msg),
+                                              "Upload-Offset");
+  if (offset_text == NULL ||
+      !g_ascii_string_to_unsigned (offset_text, 10, 0, self->total, &offset, NULL))
+    {
+      fail (self, _("The server answered something unexpected"));
+      return;
+    }
+  upload_patch (self, offset);
+}
+
+static void
+upload_head (NatterTransfer *self)
+{
+  g_autoptr(SoupMessage) msg = new_request (self, "HEAD", self->upload_url);
+
+  soup_session_send_and_read_async (self->soup, msg, G_PRIORITY_DEFAULT, self->cancellable,
+                                    upload_head_cb, g_object_ref (self));
+}
+
+static void
+upload_created_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(NatterTransfer) self = user_data;
+  SoupMessage *msg = soup_session_get_async_result_message (SOUP_SESSION (source), result);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
+  SoupMessageHeaders *headers;
+  const char *location;
+  const char *slash;
+
+  if (handle_failure (self, msg, body, error))
+    return;
+
+  headers = soup_message_get_response_headers (msg);
+  location = soup_message_headers_get_one (headers, "Location");
+  if (location == NULL || (slash = strrchr (location, '/')) == NULL || slash[1] == '\0')
+    {
+      fail (self, _("The server answered something unexpected"));
+      return;
+    }
+  self->upload_url = g_uri_resolve_relative (natter_session_get_server (self->session), location,
+                                             G_URI_FLAGS_NONE, NULL);
+  self->file_id = g_strdup (slash + 1);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FILE_ID]);
+  if (self->upload_url == NULL)
+    {
+      fail (self, _("The server answered something unexpected"));
+      return;
+    }
+
+  if (soup_message_headers_get_one (headers, "Natter-File-Id") != NULL)
+    upload_finished (self);   /* an empty file is complete at creation */
+  else
+    upload_patch (self, 0);
+}
+
+static char *
+upload_metadata (NatterTransfer *self)
+{
+  const char *room = natter_room_get_name (self->room);
+  g_autofree char *r = g_base64_encode ((const guchar *) room, strlen (room));
+  g_autofree char *n = g_base64_encode ((const guchar *) self->file_name, strlen (self->file_name));
+  g_autofree char *m = g_base64_encode ((const guchar *) self->mime, strlen (self->mime));
+
+  return g_strdup_printf ("room %s,filename %s,mime %s", r, n, m);
+}
+
+static void
+upload_attempt (NatterTransfer *self)
+{
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autofree char *length = NULL;
+  g_autofree char *metadata = NULL;
+
+  if (self->upload_url != NULL)
+    {
+      upload_head (self);
+      return;
+    }
+
+  if (self->total < 0)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GFileInfo) info = g_file_query_info (self->file, G_FILE_ATTRIBUTE_STANDARD_SIZE,
+                                                     G_FILE_QUERY_INFO_NONE, NULL, &error);
+
+      if (info == NULL)
+        {
+          fail (self, error->message);
+          return;
+        }
+      set_total (self, g_file_info_get_size (info));
+    }
+
+  msg = new_request (self, "POST", "/api/v1/uploads");
+  length = g_strdup_printf ("%" G_GINT64_FORMAT, self->total);
+  metadata = upload_metadata (self);
+  soup_message_headers_replace (soup_message_get_request_headers (msg), "Upload-Length", length);
+  soup_message_headers_replace (soup_message_get_request_headers (msg), "Upload-Metadata", metadata);
+  soup_session_send_and_read_async (self->soup, msg, G_PRIORITY_DEFAULT, self->cancellable,
+                                    upload_created_cb, g_object_ref (self));
+}
+
+/* ---- download ---------------------------------------------------------------------- */
+
+#ifdef HAVE_THUMBNAILS
+static void
+thumbnail_thread (GTask        *task,
+                  gpointer      source,
+                  gpointer      task_data,
+                  GCancellable *cancellable)
+{
+  GFile **files = task_data;  /* image, thumbnail */
+  g_autofree char *image = g_file_get_path (files[0]);
+  g_autofree char *thumb = g_file_get_path (files[1]);
+  g_autofree char *dir = g_path_get_dirname (thumb);
+  g_autoptr(GdkPixbuf) pixbuf = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_mkdir_with_parents (dir, 0700);
+  pixbuf = gdk_pixbuf_new_from_file_at_scale (image, THUMBNAIL_SIZE, THUMBNAIL_SIZE, TRUE, &error);
+  if (pixbuf == NULL || !gdk_pixbuf_save (pixbuf, thumb, "png", &error, NULL))
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+thumbnail_done_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  NatterTransfer *self = NATTER_TRANSFER (source);
+  GFile **files = g_task_get_task_data (G_TASK (result));
+  g_autoptr(GError) error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_debug ("thumbnail of %s: %s", self->file_name, error->message);
+      return;
+    }
+  g_set_object (&self->thumbnail, files[1]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_THUMBNAIL]);
+}
+
+static void
+files_free (gpointer data)
+{
+  GFile **files = data;
+
+  g_object_unref (files[0]);
+  g_object_unref (files[1]);
+  g_free (files);
+}
+#endif
+
+static void
+make_thumbnail (NatterTransfer *self)
+{
+#ifdef HAVE_THUMBNAILS
+  g_autoptr(GTask) task = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *path = NULL;
+  GFile **files;
+
+  if (self->mime == NULL || !g_str_has_prefix (self->mime, "image/") || self->file_id == NULL)
+    return;
+
+  name = g_strconcat (self->file_id, ".png", NULL);
+  path = g_build_filename (g_get_user_cache_dir (), "natter", "thumbnails", name, NULL);
+  files = g_new0 (GFile *, 2);
+  files[0] = g_object_ref (self->file);
+  files[1] = g_file_new_for_path (path);
+  if (g_file_query_exists (files[1], NULL))
+    {
+      g_set_object (&self->thumbnail, files[1]);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_THUMBNAIL]);
+      files_free (files);
+      return;
+    }
+
+  /* Decoding a large image takes long: never on the main thread. */
+  task = g_task_new (self, NULL, thumbnail_done_cb, NULL);
+  g_task_set_task_data (task, files, files_free);
+  g_task_run_in_thread (task, thumbnail_thread);
+#endif
+}
+
+static void
+download_finished (NatterTransfer *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (self->out != NULL && !g_output_stream_close (self->out, NULL, &error))
+    {
+      fail (self, error->message);
+      return;
+    }
+  g_clear_object (&self->out);
+  if (self->total >= 0 && self->bytes != self->total)
+    {
+      retry_later (self, _("The download ended early"));
+      return;
+    }
+  if (!g_file_move (self->part, self->file, G_FILE_COPY_OVERWRITE, NULL, NULL, NULL, &error))
+    {
+      fail (self, error->message);
+      return;
+    }
+  stop_attempt (self);
+  set_total (self, self->bytes);
+  set_error (self, NULL);
+  self->wanted = FALSE;
+  set_state (self, NATTER_TRANSFER_STATE_DONE);
+  make_thumbnail (self);
+}
+
+static void download_read (NatterTransfer *self);
+
+static void
+download_written_cb (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(NatterTransfer) self = user_data;
+  g_autoptr(GError) error = NULL;
+  gsize written = 0;
+
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, &written, &error))
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        fail (self, error->message);   /* a full disk is not fixed by retrying */
+      return;
+    }
+  set_bytes (self, self->bytes + written);
+  download_read (self);
+}
+
+static void
+download_read_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(NatterTransfer) self = user_data;
+  g_autoptr(GError) error = NULL;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
+
+  if (n < 0)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        retry_later (self, error->message);
+      return;
+    }
+  if (n == 0)
+    {
+      download_finished (self);
+      return;
+    }
+  g_output_stream_write_all_async (self->out, self->buffer, n, G_PRIORITY_DEFAULT,
+                                   self->cancellable, download_written_cb, g_object_ref (self));
+}
+
+static void
+download_read (NatterTransfer *self)
+{
+  g_input_stream_read_async (self->in, self->buffer, BLOCK_BYTES, G_PRIORITY_DEFAULT,
+                             self->cancellable, download_read_cb, g_object_ref (self));
+}
+
+static void
+download_sent_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(NatterTransfer) self = user_data;
+  SoupMessage *msg = soup_session_get_async_result_message (SOUP_SESSION (source), result);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInputStream) in = soup_session_send_finish (SOUP_SESSION (source), result, &error);
+  SoupMessageHeaders *headers;
+  guint status;
+  goffset start = 0, end = 0, total = -1;
+
+  if (in == NULL)
+    {
+      handle_failure (self, msg, NULL, error);
+      return;
+    }
+
+  status = soup_message_get_status (msg);
+  headers = soup_message_get_response_headers (msg);
+  if (status == SOUP_STATUS_REQUESTED_RANGE_NOT_SATISFIABLE && self->bytes > 0)
+    {
+      /* The partial file is not a prefix of this file: start over. */
+      g_file_delete (self->part, NULL, NULL);
+      set_bytes (self, 0);
+      attempt (self);
+      return;
+    }
+  if (!SOUP_STATUS_IS_SUCCESSFUL (status))
+    {
+      g_autoptr(GBytes) body = g_input_stream_read_bytes (in, 4096, NULL, NULL);
+
+      handle_failure (self, msg, body, NULL);
+      return;
+    }
+
+  if (status == SOUP_STATUS_PARTIAL_CONTENT &&
+      soup_message_headers_get_content_range (headers, &start, &end, &total) &&
+      start == self->bytes)
+    {
+      self->out = G_OUTPUT_STREAM (g_file_append_to (self->part, G_FILE_CREATE_PRIVATE,
+                                                     self->cancellable, &error));
+    }
+  else
+    {
+      total = soup_message_headers_get_content_length (headers);
+      if (soup_message_headers_get_encoding (headers) != SOUP_ENCODING_CONTENT_LENGTH)
+        total = -1;
+      set_bytes (self, 0);
+      self->out = G_OUTPUT_STREAM (g_file_replace (self->part, NULL, FALSE, G_FILE_CREATE_PRIVATE,
+                                                   self->cancellable, &error));
+    }
+  if (self->out == NULL)
+    {
+      fail (self, error->message);
+      return;
+    }
+  if (total >= 0)
+    set_total (self, total);
+  if (self->mime == NULL)
+    {
+      self->mime = g_strdup (soup_message_headers_get_content_type (headers, NULL));
+      if (self->mime == NULL)
+        self->mime = g_strdup ("application/octet-stream");
+    }
+
+  self->in = g_steal_pointer (&in);
+  self->attempt_start = self->bytes;
+  if (self->bytes > 0)
+    self->resumed_at = self->bytes;
+  download_read (self);
+}
+
+static void
+download_attempt (NatterTransfer *self)
+{
+  g_autofree char *path = g_strconcat ("/api/v1/files/", self->file_id, NULL);
+  g_autoptr(SoupMessage) msg = new_request (self, "GET", path);
+  g_autoptr(GFileInfo) info = NULL;
+
+  /* What an earlier attempt left is continued, not fetched again. */
+  info = g_file_query_info (self->part, G_FILE_ATTRIBUTE_STANDARD_SIZE, G_FILE_QUERY_INFO_NONE,
+                            NULL, NULL);
+  set_bytes (self, info != NULL ? g_file_info_get_size (info) : 0);
+  if (self->bytes > 0)
+    soup_message_headers_set_range (soup_message_get_request_headers (msg), self->bytes, -1);
+
+  if (self->buffer == NULL)
+    self->buffer = g_malloc (BLOCK_BYTES);
+  soup_session_send_async (self->soup, msg, G_PRIORITY_DEFAULT, self->cancellable,
+                           download_sent_cb, g_object_ref (self));
+}
+
+/* ---- control ----------------------------------------------------------------------- */
+
+static void
+attempt (NatterTransfer *self)
+{
+  if (!self->wanted || self->state == NATTER_TRANSFER_STATE_DONE ||
+      self->state == NATTER_TRANSFER_STATE_FAILED)
+    return;
+
+  stop_attempt (self);
+
+  /* An upload waits for the session: started offline, it goes out on
+   * reconnect. A download needs only HTTP and the token. */
+  if (self->direction == NATTER_TRANSFER_DIRECTION_UPLOAD &&
+      natter_session_get_state (self->session) != NATTER_SESSION_STATE_ONLINE)
+    {
+      set_state (self, NATTER_TRANSFER_STATE_QUEUED);
+      return;
+    }
+  if (_natter_session_get_token (self->session) == NULL)
+    {
+      set_state (self, NATTER_TRANSFER_STATE_QUEUED);
+      return;
+    }
+
+  self->cancellable = g_cancellable_new ();
+  set_state (self, NATTER_TRANSFER_STATE_RUNNING);
+  if (self->direction == NATTER_TRANSFER_DIRECTION_UPLOAD)
+    upload_attempt (self);
+  else
+    download_attempt (self);
+}
+
+void
+natter_transfer_start (NatterTransfer *self)
+{
+  g_return_if_fail (NATTER_IS_TRANSFER (self));
+
+  if (self->state != NATTER_TRANSFER_STATE_QUEUED || self->wanted)
+    return;
+
+  if (self->direction == NATTER_TRANSFER_DIRECTION_DOWNLOAD && self->cached &&
+      g_file_query_exists (self->file, NULL))
+    {
+      /* Fetched before: the cache has it. */
+      g_autoptr(GFileInfo) info = g_file_query_info (self->file, G_FILE_ATTRIBUTE_STANDARD_SIZE,
+                                                     G_FILE_QUERY_INFO_NONE, NULL, NULL);
+
+      if (info != NULL && (self->total < 0 || g_file_info_get_size (info) == self->total))
+        {
+          set_total (self, g_file_info_get_size (info));
+          set_bytes (self, self->total);
+          set_state (self, NATTER_TRANSFER_STATE_DONE);
+          make_thumbnail (self);
+          return;
+        }
+    }
+
+  self->wanted = TRUE;
+  self->retry_delay_ms = 0;
+  attempt (self);
+}
+
+void
+natter_transfer_pause (NatterTransfer *self)
+{
+  g_return_if_fail (NATTER_IS_TRANSFER (self));
+
+  if (!self->wanted)
+    return;
+  self->wanted = FALSE;
+  stop_attempt (self);
+  set_state (self, NATTER_TRANSFER_STATE_PAUSED);
+}
+
+void
+natter_transfer_resume (NatterTransfer *self)
+{
+  g_return_if_fail (NATTER_IS_TRANSFER (self));
+
+  if (self->state != NATTER_TRANSFER_STATE_PAUSED)
+    return;
+  self->wanted = TRUE;
+  self->retry_delay_ms = 0;
+  set_state (self, NATTER_TRANSFER_STATE_QUEUED);
+  attempt (self);
+}
+
+void
+natter_transfer_cancel (NatterTransfer *self)
+{
+  g_return_if_fail (NATTER_IS_TRANSFER (self));
+
+  if (self->state == NATTER_TRANSFER_STATE_DONE || self->state == NATTER_TRANSFER_STATE_FAILED)
+    return;
+  fail (self, _("Cancelled"));
+  if (self->part != NULL)
+    g_file_delete (self->part, NULL, NULL);
+}
+
+/* ---- construction ------------------------------------------------------------------- */
+
+static void
+natter_transfer_dispose (GObject *object)
+{
+  NatterTransfer *self = NATTER_TRANSFER (object);
+
+  stop_attempt (self);
+  g_clear_signal_handler (&self->state_id, self->session);
+  g_clear_object (&self->session);
+  g_clear_object (&self->room);
+  g_clear_object (&self->message);
+  g_clear_object (&self->soup);
+
+  G_OBJECT_CLASS (natter_transfer_parent_class)->dispose (object);
+}
+
+static void
+natter_transfer_finalize (GObject *object)
+{
+  NatterTransfer *self = NATTER_TRANSFER (object);
+
+  g_clear_object (&self->file);
+  g_clear_object (&self->part);
+  g_clear_object (&self->thumbnail);
+  g_free (self->text);
+  g_free (self->file_name);
+  g_free (self->mime);
+  g_free (self->file_id);
+  g_free (self->upload_url);
+  g_free (self->error);
+  g_free (self->buffer);
+
+  G_OBJECT_CLASS (natter_transfer_parent_class)->finalize (object);
+}
+
+static void
+natter_transfer_get_property (GObject    *object,
+                              guint       prop_id,
+                              GValue     *value,
+                              GParamSpec *pspec)
+{
+  NatterTransfer *self = NATTER_TRANSFER (object);
+
+  switch (prop_id)
+    {
+    case PROP_DIRECTION: g_value_set_enum (value, self->direction); break;
+    case PROP_STATE: g_value_set_enum (value, self->state); break;
+    case PROP_BYTES: g_value_set_int64 (value, self->bytes); break;
+    case PROP_TOTAL: g_value_set_int64 (value, self->total); break;
+    case PROP_RATE: g_value_set_double (value, self->rate); break;
+    case PROP_ERROR: g_value_set_string (value, self->error); break;
+    case PROP_FILE: g_value_set_object (value, self->file); break;
+    case PROP_FILE_NAME: g_value_set_string (value, self->file_name); break;
+    case PROP_FILE_ID: g_value_set_string (value, self->file_id); break;
+    case PROP_MESSAGE: g_value_set_object (value, self->message); break;
+    case PROP_THUMBNAIL: g_value_set_object (value, self->thumbnail); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+natter_transfer_class_init (NatterTransferClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GParamFlags flags = G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
+
+  object_class->dispose = natter_transfer_dispose;
+  object_class->finalize = natter_transfer_finalize;
+  object_class->get_property = natter_transfer_get_property;
+
+  properties[PROP_DIRECTION] =
+    g_param_spec_enum ("direction", NULL, NULL, NATTER_TYPE_TRANSFER_DIRECTION,
+                       NATTER_TRANSFER_DIRECTION_UPLOAD, flags);
+  properties[PROP_STATE] =
+    g_param_spec_enum ("state", NULL, NULL, NATTER_TYPE_TRANSFER_STATE,
+                       NATTER_TRANSFER_STATE_QUEUED, flags);
+  properties[PROP_BYTES] = g_param_spec_int64 ("bytes", NULL, NULL, 0, G_MAXINT64, 0, flags);
+  properties[PROP_TOTAL] = g_param_spec_int64 ("total", NULL, NULL, -1, G_MAXINT64, -1, flags);
+  properties[PROP_RATE] = g_param_spec_double ("rate", NULL, NULL, 0, G_MAXDOUBLE, 0, flags);
+  properties[PROP_ERROR] = g_param_spec_string ("error", NULL, NULL, NULL, flags);
+  properties[PROP_FILE] = g_param_spec_object ("file", NULL, NULL, G_TYPE_FILE, flags);
+  properties[PROP_FILE_NAME] = g_param_spec_string ("file-name", NULL, NULL, NULL, flags);
+  properties[PROP_FILE_ID] = g_param_spec_string ("file-id", NULL, NULL, NULL, flags);
+  properties[PROP_MESSAGE] = g_param_spec_object ("message", NULL, NULL, NATTER_TYPE_MESSAGE, flags);
+  properties[PROP_THUMBNAIL] = g_param_spec_object ("thumbnail", NULL, NULL, G_TYPE_FILE, flags);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+natter_transfer_init (NatterTransfer *self)
+{
+  self->total = -1;
+  self->state = NATTER_TRANSFER_STATE_QUEUED;
+  self->soup = soup_session_new_with_options ("timeout", 60, NULL);
+}
+
+static NatterTransfer *
+transfer_new (NatterSession           *session,
+              NatterTransferDirection  direction)
+{
+  NatterTransfer *self = g_object_new (NATTER_TYPE_TRANSFER, NULL);
+
+  self->session = g_object_ref (session);
+  self->direction = direction;
+  self->state_id = g_signal_connect (session, "notify::state", G_CALLBACK (session_state_cb), self);
+  return self;
+}
+
+NatterTransfer *
+natter_transfer_new_upload (NatterSession *session,
+                            NatterRoom    *room,
+                            GFile         *file,
+                            const char    *text)
+{
+  NatterTransfer *self;
+  g_autoptr(GFileInfo) info = NULL;
+  g_autofree char *content_type = NULL;
+
+  g_return_val_if_fail (NATTER_IS_SESSION (session), NULL);
+  g_return_val_if_fail (NATTER_IS_ROOM (room), NULL);
+  g_return_val_if_fail (G_IS_FILE (file), NULL);
+
+  self = transfer_new (session, NATTER_TRANSFER_DIRECTION_UPLOAD);
+  self->room = g_object_ref (room);
+  self->file = g_object_ref (file);
+  self->text = g_strdup (text != NULL ? text : "");
+
+  info = g_file_query_info (file, G_FILE_ATTRIBUTE_STANDARD_DISPLAY_NAME ","
+                                  G_FILE_ATTRIBUTE_STANDARD_CONTENT_TYPE ","
+                                  G_FILE_ATTRIBUTE_STANDARD_SIZE,
+                            G_FILE_QUERY_INFO_NONE, NULL, NULL);
+  if (info != NULL)
+    {
+      self->file_name = g_strdup (g_file_info_get_display_name (info));
+      if (g_file_info_get_content_type (info) != NULL)
+        content_type = g_strdup (g_file_info_get_content_type (info));
+      self->total = g_file_info_get_size (info);
+    }
+  if (self->file_name == NULL)
+    self->file_name = g_file_get_basename (file);
+  if (content_type != NULL)
+    self->mime = g_content_type_get_mime_type (content_type);
+  if (self->mime == NULL)
+    self->mime = g_strdup ("application/octet-stream");
+  return self;
+}
+
+/* A file name from the server, made safe as one path component. */
+static char *
+safe_file_name (const char *name,
+                const char *fallback)
+{
+  g_autofree char *base = NULL;
+  char *p;
+
+  if (name == NULL || *name == '\0' || !g_utf8_validate (name, -1, NULL))
+    return g_strdup (fallback);
+  base = g_strdup (name);
+  for (p = base; *p != '\0'; p++)
+    if (*p == '/' || *p == '\\' || (guchar) *p < 0x20)
+      *p = '_';
+  if (g_str_equal (base, ".") || g_str_equal (base, ".."))
+    return g_strdup (fallback);
+  return g_steal_pointer (&base);
+}
+
+NatterTransfer *
+natter_transfer_new_download_id (NatterSession *session,
+                                 const char    *file_id,
+                                 const char    *name,
+                                 GFile         *destination)
+{
+  NatterTransfer *self;
+  g_autofree char *part_name = NULL;
+  const char *p;
+
+  g_return_val_if_fail (NATTER_IS_SESSION (session), NULL);
+  g_return_val_if_fail (file_id != NULL && *file_id != '\0', NULL);
+
+  self = transfer_new (session, NATTER_TRANSFER_DIRECTION_DOWNLOAD);
+  /* The id goes into a URL path and a cache path: only plain characters. */
+  for (p = file_id; *p != '\0'; p++)
+    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '_')
+      break;
+  self->file_id = g_strdup (*p == '\0' ? file_id : "invalid");
+  self->file_name = safe_file_name (name, self->file_id);
+
+  if (destination != NULL)
+    self->file = g_object_ref (destination);
+  else
+    {
+      g_autofree char *path = g_build_filename (g_get_user_cache_dir (), "natter", "files",
+                                                self->file_id, self->file_name, NULL);
+
+      self->file = g_file_new_for_path (path);
+      self->cached = TRUE;
+    }
+
+  {
+    g_autofree char *path = g_file_get_path (self->file);
+    g_autofree char *dir = path != NULL ? g_path_get_dirname (path) : NULL;
+
+    if (dir != NULL)
+      g_mkdir_with_parents (dir, 0700);
+    part_name = g_strconcat (path != NULL ? path : "download", ".part", NULL);
+    self->part = g_file_new_for_path (part_name);
+  }
+  return self;
+}
+
+NatterTransfer *
+natter_transfer_new_download (NatterSession *session,
+                              NatterMessage *message,
+                              GFile         *destination)
+{
+  NatterTransfer *self;
+
+  g_return_val_if_fail (NATTER_IS_MESSAGE (message), NULL);
+  g_return_val_if_fail (natter_message_get_file_id (message) != NULL, NULL);
+
+  self = natter_transfer_new_download_id (session, natter_message_get_file_id (message),
+                                          natter_message_get_file_name (message), destination);
+  self->total = natter_message_get_file_size (message);
+  self->mime = g_strdup (natter_message_get_file_mime (message));
+  return self;
+}
+
+/* ---- getters ------------------------------------------------------------------------ */
+
+NatterTransferDirection
+natter_transfer_get_direction (NatterTransfer *self)
+{
+  g_return_val_if_fail (NATTER_IS_TRANSFER (self), NATTER_TRANSFER_DIRECTION_UPLOAD);
+  return self->direction;
+}
+
+NatterTransferState
+natter_transfer_get_state (NatterTransfer *self)
+{
+  g_return_val_if_fail (NATTER_IS_TRANSFER (self), NATTER_TRANSFER_STATE_FAILED);
+  return self->state;
+}
+
+gint64
+natter_transfer_get_bytes (NatterTransfer *self)
+{
+  g_return_val_if_fail (NATTER_IS_TRANSFER (self), 0);
+  return self->bytes;
+}
+
+gint64
+natter_transfer_get_total (NatterTransfer *self)
+{
+  g_return_val_if_fail (NATTER_IS_TRANSFER (self), -1);
+  return self->total;
+}
+
+double
+natter_transfer_get_rate (NatterTransfer *self)
+{
+  g_return_val_if_fail (NATTER_IS_TRANSFER (self), 0);
+  return self->rate;
+}
+
+const char *
+natter_transfer_get_error (NatterTransfer *self)
+{
+  g_return_val_if_fail (NATTER_IS_TRANSFER (self), NULL);
+  return self->error;
+}
+
+GFile *
+natter_transfer_get_file (NatterTransfer *self)
+{
+  g_return_val_if_fail (NATTER_IS_TRANSFER (self), NULL);
+  return self->file;
+}
+
+const char *
+natter_transfer_get_file_name (NatterTransfer *self)
+{
+  g_return_val_if_fail (NATTER_IS_TRANSFER (self), NULL);
+  return self->file_name;
+}
+
+const char *
+natter_transfer_get_mime_type (NatterTransfer *self)
+{
+  g_return_val_if_fail (NATTER_IS_TRANSFER (self), NULL);
+  return self->mime;
+}
+
+const char *
+natter_transfer_get_file_id (NatterTransfer *self)
+{
+  g_return_val_if_fail (NATTER_IS_TRANSFER (self), NULL);
+  return self->file_id;
+}
+
+NatterMessage *
+natter_transfer_get_message (NatterTransfer *self)
+{
+  g_return_val_if_fail (NATTER_IS_TRANSFER (self), NULL);
+  return self->message;
+}
+
+gint64
+natter_transfer_get_resumed_at (NatterTransfer *self)
+{
+  g_return_val_if_fail (NATTER_IS_TRANSFER (self), 0);
+  return self->resumed_at;
+}
+
+GFile *
+natter_transfer_get_thumbnail (NatterTransfer *self)
+{
+  g_return_val_if_fail (NATTER_IS_TRANSFER (self), NULL);
+  return self->thumbnail;
+}

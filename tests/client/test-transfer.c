@@ -1,0 +1,384 @@
+/* test-transfer.c: NatterTransfer against an in-process natter-server:
+ * an upload with progress whose file message reaches the other client
+ * exactly once, a cached download, an upload that survives a server
+ * restart by resuming at the server's offset, one started offline, pause
+ * and resume, and a refusal with its reason. */
+#include <glib/gstdio.h>
+
+#include "natter-client-private.h"
+#include "natter-test-util.h"
+
+#define MiB (1024 * 1024)
+
+typedef struct
+{
+  NatterTestServer *ts;
+  char             *cache_dir;
+  char             *files_dir;
+} Fixture;
+
+static void
+setup (Fixture       *f,
+       gconstpointer  data)
+{
+  f->ts = natter_test_server_new (0, 0);
+  f->cache_dir = natter_test_mkdtemp ();
+  f->files_dir = natter_test_mkdtemp ();
+}
+
+static void
+teardown (Fixture       *f,
+          gconstpointer  data)
+{
+  natter_test_server_free (f->ts);
+  natter_test_rm_rf (f->cache_dir);
+  natter_test_rm_rf (f->files_dir);
+  g_free (f->cache_dir);
+  g_free (f->files_dir);
+}
+
+/* A file of @size pseudo-random bytes, written 1 MiB at a time; returns
+ * it and its SHA-256. */
+static GFile *
+make_file (Fixture    *f,
+           const char *name,
+           gsize       size,
+           char      **out_sha256)
+{
+  g_autofree char *path = g_build_filename (f->files_dir, name, NULL);
+  g_autoptr(GChecksum) sha = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autofree guint32 *block = g_malloc (MiB);
+  guint32 x = (guint32) size | 1;
+  FILE *out = fopen (path, "wb");
+  gsize left = size;
+
+  g_assert_nonnull (out);
+  while (left > 0)
+    {
+      gsize n = MIN (left, (gsize) MiB);
+
+      for (gsize i = 0; i < MiB / 4; i++)
+        {
+          x ^= x << 13;
+          x ^= x >> 17;
+          x ^= x << 5;
+          block[i] = x;
+        }
+      g_assert_cmpuint (fwrite (block, 1, n, out), ==, n);
+      g_checksum_update (sha, (guchar *) block, n);
+      left -= n;
+    }
+  g_assert_cmpint (fclose (out), ==, 0);
+  *out_sha256 = g_strdup (g_checksum_get_string (sha));
+  return g_file_new_for_path (path);
+}
+
+static char *
+file_sha256 (GFile *file)
+{
+  g_autoptr(GChecksum) sha = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autoptr(GFileInputStream) in = g_file_read (file, NULL, NULL);
+  g_autofree guint8 *buffer = g_malloc (MiB);
+  gssize n;
+
+  g_assert_nonnull (in);
+  while ((n = g_input_stream_read (G_INPUT_STREAM (in), buffer, MiB, NULL, NULL)) > 0)
+    g_checksum_update (sha, buffer, n);
+  g_assert_cmpint (n, ==, 0);
+  return g_strdup (g_checksum_get_string (sha));
+}
+
+/* Messages in @room's timeline that carry the file @file_id. */
+static guint
+count_file_messages (NatterRoom *room,
+                     const char *file_id)
+{
+  GListModel *timeline = G_LIST_MODEL (natter_room_get_timeline (room));
+  guint n = 0;
+
+  for (guint i = 0; i < g_list_model_get_n_items (timeline); i++)
+    {
+      g_autoptr(NatterMessage) message = g_list_model_get_item (timeline, i);
+
+      if (g_strcmp0 (natter_message_get_file_id (message), file_id) == 0)
+        n++;
+    }
+  return n;
+}
+
+/* Lines of the server's history that carry @text. */
+static guint
+count_server_lines (NatterSession *session,
+                    const char    *room,
+                    const char    *text)
+{
+  g_autoptr(GPtrArray) lines = natter_test_server_history (session, room);
+  g_autofree char *suffix = g_strconcat (":", text, NULL);
+  guint n = 0;
+
+  for (guint i = 0; i < lines->len; i++)
+    if (g_str_has_suffix (g_ptr_array_index (lines, i), suffix))
+      n++;
+  return n;
+}
+
+typedef struct
+{
+  guint  notifies;
+  gint64 last;
+  gboolean backwards;
+  double max_rate;
+} Progress;
+
+static void
+on_bytes (NatterTransfer *transfer,
+          GParamSpec     *pspec,
+          Progress       *progress)
+{
+  gint64 bytes = natter_transfer_get_bytes (transfer);
+
+  if (bytes < progress->last)
+    progress->backwards = TRUE;
+  progress->last = bytes;
+  progress->notifies++;
+  progress->max_rate = MAX (progress->max_rate, natter_transfer_get_rate (transfer));
+}
+
+static gboolean
+is_done (NatterTransfer *transfer)
+{
+  NatterTransferState state = natter_transfer_get_state (transfer);
+
+  if (state == NATTER_TRANSFER_STATE_FAILED)
+    g_error ("transfer failed: %s", natter_transfer_get_error (transfer));
+  return state == NATTER_TRANSFER_STATE_DONE;
+}
+
+static void
+test_upload_download (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(NatterSession) alice = natter_test_session_new (f->ts->url, "alice", f->cache_dir, FALSE);
+  g_autoptr(NatterSession) bob = natter_test_session_new (f->ts->url, "bob", f->cache_dir, FALSE);
+  NatterRoom *a_room = natter_test_join (alice, "files");
+  NatterRoom *b_room = natter_test_join (bob, "files");
+  g_autofree char *sha = NULL;
+  g_autoptr(GFile) file = make_file (f, "report.bin", 20 * MiB + 3, &sha);
+  g_autoptr(NatterTransfer) up = natter_transfer_new_upload (alice, a_room, file, "the report");
+  g_autoptr(NatterTransfer) down = NULL;
+  g_autoptr(NatterTransfer) again = NULL;
+  g_autofree char *got_sha = NULL;
+  Progress progress = { 0, };
+  NatterMessage *received = NULL;
+  GListModel *b_timeline = G_LIST_MODEL (natter_room_get_timeline (b_room));
+
+  g_assert_cmpint (natter_transfer_get_total (up), ==, 20 * MiB + 3);
+  g_assert_cmpstr (natter_transfer_get_file_name (up), ==, "report.bin");
+  g_signal_connect (up, "notify::bytes", G_CALLBACK (on_bytes), &progress);
+  natter_transfer_start (up);
+  natter_test_wait_until (is_done (up), 30000);
+
+  /* Progress came in steps, forward only, to the whole file. */
+  g_assert_cmpuint (progress.notifies, >, 10);
+  g_assert_false (progress.backwards);
+  g_assert_cmpint (natter_transfer_get_bytes (up), ==, 20 * MiB + 3);
+  g_assert_cmpfloat (progress.max_rate, >, 0);
+  g_assert_nonnull (natter_transfer_get_file_id (up));
+  g_assert_nonnull (natter_transfer_get_message (up));
+
+  /* The message goes out through the outbox and reaches Bob once. */
+  natter_test_wait_until (natter_session_get_pending (alice) == 0, 10000);
+  natter_test_wait_until (count_file_messages (b_room, natter_transfer_get_file_id (up)) > 0, 10000);
+  g_assert_cmpuint (count_file_messages (b_room, natter_transfer_get_file_id (up)), ==, 1);
+  g_assert_cmpuint (count_server_lines (alice, "files", "the report"), ==, 1);
+
+  for (guint i = 0; i < g_list_model_get_n_items (b_timeline) && received == NULL; i++)
+    {
+      g_autoptr(NatterMessage) message = g_list_model_get_item (b_timeline, i);
+
+      if (g_strcmp0 (natter_message_get_file_id (message), natter_transfer_get_file_id (up)) == 0)
+        received = message;
+    }
+  g_assert_nonnull (received);
+  g_assert_cmpstr (natter_message_get_file_name (received), ==, "report.bin");
+  g_assert_cmpint (natter_message_get_file_size (received), ==, 20 * MiB + 3);
+
+  /* Bob downloads it into the cache, with progress. */
+  down = natter_transfer_new_download (bob, received, NULL);
+  progress = (Progress) { 0, };
+  g_signal_connect (down, "notify::bytes", G_CALLBACK (on_bytes), &progress);
+  natter_transfer_start (down);
+  natter_test_wait_until (is_done (down), 30000);
+  g_assert_cmpuint (progress.notifies, >, 10);
+  g_assert_false (progress.backwards);
+  got_sha = file_sha256 (natter_transfer_get_file (down));
+  g_assert_cmpstr (got_sha, ==, sha);
+
+  /* A second download of the same id is served by the cache at once. */
+  again = natter_transfer_new_download (bob, received, NULL);
+  natter_transfer_start (again);
+  g_assert_cmpint (natter_transfer_get_state (again), ==, NATTER_TRANSFER_STATE_DONE);
+  g_assert_true (g_file_equal (natter_transfer_get_file (again), natter_transfer_get_file (down)));
+
+  natter_session_stop (alice);
+  natter_session_stop (bob);
+}
+
+static void
+test_resume_after_restart (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autoptr(NatterSession) alice = natter_test_session_new (f->ts->url, "alice", f->cache_dir, FALSE);
+  g_autoptr(NatterSession) bob = natter_test_session_new (f->ts->url, "bob", f->cache_dir, FALSE);
+  NatterRoom *a_room = natter_test_join (alice, "files");
+  NatterRoom *b_room = natter_test_join (bob, "files");
+  g_autofree char *sha = NULL;
+  g_autoptr(GFile) file = make_file (f, "big.bin", 96 * MiB, &sha);
+  g_autoptr(NatterTransfer) up = natter_transfer_new_upload (alice, a_room, file, "big one");
+  g_autoptr(NatterTransfer) down = NULL;
+  g_autofree char *got_sha = NULL;
+  gint64 resumed_at;
+
+  natter_transfer_start (up);
+  natter_test_wait_until (natter_transfer_get_bytes (up) >= 16 * MiB, 30000);
+  g_assert_cmpint (natter_transfer_get_state (up), ==, NATTER_TRANSFER_STATE_RUNNING);
+
+  natter_test_server_stop (f->ts);
+  natter_test_wait_until (natter_transfer_get_state (up) == NATTER_TRANSFER_STATE_QUEUED, 10000);
+  natter_test_server_restart (f->ts);
+  natter_test_wait_until (is_done (up), 60000);
+
+  /* It went on from what the server had, not from zero. */
+  resumed_at = natter_transfer_get_resumed_at (up);
+  g_test_message ("resumed at %" G_GINT64_FORMAT " of %d", resumed_at, 96 * MiB);
+  g_assert_cmpint (resumed_at, >, 0);
+  g_assert_cmpint (resumed_at, <, 96 * MiB);
+
+  natter_test_wait_until (natter_session_get_pending (alice) == 0, 20000);
+  natter_test_wait_until (count_file_messages (b_room, natter_transfer_get_file_id (up)) > 0, 20000);
+  g_assert_cmpuint (count_file_messages (b_room, natter_transfer_get_file_id (up)), ==, 1);
+  g_assert_cmpuint (count_server_lines (alice, "files", "big one"), ==, 1);
+
+  down = natter_transfer_new_download_id (bob, natter_transfer_get_file_id (up), "big.bin", NULL);
+  natter_transfer_start (down);
+  natter_test_wait_until (is_done (down), 60000);
+  got_sha = file_sha256 (natter_transfer_get_file (down));
+  g_assert_cmpstr (got_sha, ==, sha);
+
+  natter_session_stop (alice);
+  natter_session_stop (bob);
+}
+
+static void
+test_offline_start (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autoptr(NatterSession) alice = natter_test_session_new (f->ts->url, "alice", f->cache_dir, FALSE);
+  g_autoptr(NatterSession) bob = natter_test_session_new (f->ts->url, "bob", f->cache_dir, FALSE);
+  NatterRoom *a_room = natter_test_join (alice, "files");
+  NatterRoom *b_room = natter_test_join (bob, "files");
+  g_autofree char *sha = NULL;
+  g_autoptr(GFile) file = make_file (f, "offline.bin", 1000, &sha);
+  g_autoptr(NatterTransfer) up = NULL;
+
+  natter_test_server_stop (f->ts);
+  natter_test_wait_until (natter_session_get_state (alice) == NATTER_SESSION_STATE_WAITING_TO_RETRY,
+                          10000);
+
+  up = natter_transfer_new_upload (alice, a_room, file, "from the train");
+  natter_transfer_start (up);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_cmpint (natter_transfer_get_state (up), ==, NATTER_TRANSFER_STATE_QUEUED);
+  g_assert_cmpint (natter_transfer_get_bytes (up), ==, 0);
+
+  natter_test_server_restart (f->ts);
+  natter_test_wait_until (is_done (up), 30000);
+  natter_test_wait_until (count_file_messages (b_room, natter_transfer_get_file_id (up)) > 0, 20000);
+  g_assert_cmpuint (count_file_messages (b_room, natter_transfer_get_file_id (up)), ==, 1);
+
+  natter_session_stop (alice);
+  natter_session_stop (bob);
+}
+
+static void
+test_pause_resume (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(NatterSession) alice = natter_test_session_new (f->ts->url, "alice", f->cache_dir, FALSE);
+  NatterRoom *a_room = natter_test_join (alice, "files");
+  g_autofree char *sha = NULL;
+  g_autoptr(GFile) file = make_file (f, "paused.bin", 64 * MiB, &sha);
+  g_autoptr(NatterTransfer) up = natter_transfer_new_upload (alice, a_room, file, NULL);
+  g_autoptr(NatterTransfer) down = NULL;
+  g_autofree char *got_sha = NULL;
+  gint64 at_pause;
+
+  natter_transfer_start (up);
+  natter_test_wait_until (natter_transfer_get_bytes (up) >= 8 * MiB, 30000);
+  natter_transfer_pause (up);
+  g_assert_cmpint (natter_transfer_get_state (up), ==, NATTER_TRANSFER_STATE_PAUSED);
+  at_pause = natter_transfer_get_bytes (up);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_cmpint (natter_transfer_get_bytes (up), ==, at_pause);
+  g_assert_cmpfloat (natter_transfer_get_rate (up), ==, 0);
+
+  natter_transfer_resume (up);
+  natter_test_wait_until (is_done (up), 30000);
+  g_assert_cmpint (natter_transfer_get_resumed_at (up), >, 0);
+
+  down = natter_transfer_new_download_id (alice, natter_transfer_get_file_id (up), NULL, NULL);
+  natter_transfer_start (down);
+  natter_test_wait_until (is_done (down), 30000);
+  got_sha = file_sha256 (natter_transfer_get_file (down));
+  g_assert_cmpstr (got_sha, ==, sha);
+  natter_session_stop (alice);
+}
+
+static void
+test_too_large (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(NatterSession) alice = natter_test_session_new (f->ts->url, "alice", f->cache_dir, FALSE);
+  NatterRoom *a_room = natter_test_join (alice, "files");
+  g_autofree char *path = g_build_filename (f->files_dir, "huge.iso", NULL);
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(GFileOutputStream) out = g_file_replace (file, NULL, FALSE, G_FILE_CREATE_NONE, NULL, NULL);
+  g_autoptr(NatterTransfer) up = NULL;
+
+  /* Sparse: the server refuses it from its announced length alone. */
+  g_assert_nonnull (out);
+  g_assert_true (g_seekable_truncate (G_SEEKABLE (out), ((goffset) 1 << 30) + 1, NULL, NULL));
+  g_assert_true (g_output_stream_close (G_OUTPUT_STREAM (out), NULL, NULL));
+
+  up = natter_transfer_new_upload (alice, a_room, file, NULL);
+  natter_transfer_start (up);
+  natter_test_wait_until (natter_transfer_get_state (up) == NATTER_TRANSFER_STATE_FAILED, 10000);
+  g_assert_cmpstr (natter_transfer_get_error (up), ==, "File too large: limit is 1 GiB");
+  g_assert_cmpint (natter_transfer_get_bytes (up), ==, 0);
+  g_assert_cmpuint (natter_session_get_pending (alice), ==, 0);
+  natter_session_stop (alice);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autofree char *cache_home = natter_test_mkdtemp ();
+  int ret;
+
+  /* Downloads into the cache land in a directory of this test's own. */
+  g_setenv ("XDG_CACHE_HOME", cache_home, TRUE);
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add ("/client/transfer/upload-download", Fixture, NULL, setup, test_upload_download, teardown);
+  g_test_add ("/client/transfer/resume-after-restart", Fixture, NULL, setup, test_resume_after_restart, teardown);
+  g_test_add ("/client/transfer/offline-start", Fixture, NULL, setup, test_offline_start, teardown);
+  g_test_add ("/client/transfer/pause-resume", Fixture, NULL, setup, test_pause_resume, teardown);
+  g_test_add ("/client/transfer/too-large", Fixture, NULL, setup, test_too_large, teardown);
+
+  ret = g_test_run ();
+  natter_test_rm_rf (cache_home);
+  return ret;
+}
