@@ -1016,6 +1016,24 @@ handle_options (NatterUploads     *self,
   soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
 }
 
+/* "1 GiB", "500 MiB", "1500000 bytes": exact, and shown to users as the
+ * reason of a refusal (so no rounding, and plain spaces). */
+static char *
+format_limit (guint64 bytes)
+{
+  static const char * const units[] = { "GiB", "MiB", "KiB" };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (units); i++)
+    {
+      guint64 unit = G_GUINT64_CONSTANT (1) << (10 * (3 - i));
+
+      if (bytes >= unit && bytes % unit == 0)
+        return g_strdup_printf ("%" G_GUINT64_FORMAT " %s", bytes / unit, units[i]);
+    }
+  return g_strdup_printf ("%" G_GUINT64_FORMAT " bytes", bytes);
+}
+
 /* Upload-Metadata: "key base64,key base64,…" (tus 1.0 "creation"). */
 static GHashTable *
 parse_metadata (const char *header)
@@ -1126,7 +1144,7 @@ handle_create (NatterUploads     *self,
     }
   if (self->max_file_bytes > 0 && length > self->max_file_bytes)
     {
-      g_autofree char *size = g_format_size_full (self->max_file_bytes, G_FORMAT_SIZE_IEC_UNITS);
+      g_autofree char *size = format_limit (self->max_file_bytes);
       g_autofree char *message = g_strdup_printf ("File too large: limit is %s", size);
 
       reply_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too_large", message);
@@ -1176,8 +1194,7 @@ handle_create (NatterUploads     *self,
 
       if (usage > self->user_quota_bytes || length > self->user_quota_bytes - usage)
         {
-          g_autofree char *size = g_format_size_full (self->user_quota_bytes,
-                                                      G_FORMAT_SIZE_IEC_UNITS);
+          g_autofree char *size = format_limit (self->user_quota_bytes);
           g_autofree char *message = g_strdup_printf ("Disk quota exceeded: limit is %s", size);
 
           reply_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "quota", message);
