@@ -16,6 +16,7 @@ struct _NatterChatService
   NatterHub          *hub;
   NatterMetrics      *metrics;
   NatterRateLimiter  *send_limiter;
+  NatterUploads      *uploads;
   gboolean            fast_hashing;
 };
 
@@ -28,6 +29,7 @@ natter_chat_service_finalize (GObject *object)
 
   g_clear_object (&self->store);
   g_clear_object (&self->hub);
+  g_clear_object (&self->uploads);
   g_clear_pointer (&self->send_limiter, natter_rate_limiter_free);
 
   G_OBJECT_CLASS (natter_chat_service_parent_class)->finalize (object);
@@ -466,6 +468,23 @@ handle_send (Request *req)
   if (room == NULL)
     return;
 
+  /* A file reference must be real: a finished upload to this very room,
+   * of the size claimed. Otherwise members would be shown files that are
+   * not there, or that only another room may fetch. */
+  if (file != NULL && self->uploads != NULL)
+    {
+      g_autoptr(NatterUploadsFile) upload = natter_uploads_id_is_valid (file->id)
+                                            ? natter_uploads_lookup_file (self->uploads, file->id)
+                                            : NULL;
+
+      if (upload == NULL || g_strcmp0 (upload->room, room->name) != 0 || upload->size != file->size)
+        {
+          reply_error (req, NATTER_CHAT_ERROR_BAD_REQUEST,
+                       "file: not a finished upload of this room");
+          return;
+        }
+    }
+
   message = natter_chat_message_new ();
   message->room = g_strdup (room->name);
   message->from = g_strdup (req->user);
@@ -772,6 +791,15 @@ natter_chat_service_attach (NatterChatService *self,
 
   g_signal_connect (connection, "packet", G_CALLBACK (packet_cb), self);
   g_signal_connect (connection, "closed", G_CALLBACK (closed_cb), self);
+}
+
+void
+natter_chat_service_set_uploads (NatterChatService *self,
+                                 NatterUploads     *uploads)
+{
+  g_return_if_fail (NATTER_IS_CHAT_SERVICE (self));
+
+  g_set_object (&self->uploads, uploads);
 }
 
 void

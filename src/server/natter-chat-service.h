@@ -8,6 +8,7 @@
 #include "natter-hub.h"
 #include "natter-limits.h"
 #include "natter-store.h"
+#include "natter-uploads.h"
 
 G_BEGIN_DECLS
 
@@ -22,6 +23,11 @@ NatterChatService *natter_chat_service_new        (NatterStore              *sto
 
 void               natter_chat_service_attach     (NatterChatService        *self,
                                                    NatterConnection         *connection);
+
+/* Once set, a `send` with a file must name a finished upload of that room
+ * (natter-uploads.c), with its size. */
+void               natter_chat_service_set_uploads (NatterChatService     *self,
+                                                    NatterUploads         *uploads);
 
 /* Sends DISCONNECT to every socket signed in with @token_hash and closes it. */
 void               natter_chat_service_drop_token (NatterChatService        *self,

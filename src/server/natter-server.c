@@ -707,6 +707,7 @@ natter_server_start (NatterServer  *self,
   self->uploads = natter_uploads_new (self->store, self->config, data_dir, error);
   if (self->uploads == NULL)
     goto failed;
+  natter_chat_service_set_uploads (self->chat, self->uploads);
 
   self->soup = soup_server_new ("server-header", "natter-server/" PACKAGE_VERSION " ", NULL);
 

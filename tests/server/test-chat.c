@@ -752,6 +752,139 @@ test_metrics (Fixture       *f,
   g_assert_null (strstr (text, "\nnatter_bytes_in_total 0\n"));
 }
 
+/* ---- a file through tus, to send it -------------------------------------------- */
+
+typedef struct
+{
+  GBytes  *body;
+  gboolean done;
+} Sent;
+
+static void
+sent_cb (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  Sent *sent = user_data;
+
+  sent->body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, NULL);
+  sent->done = TRUE;
+}
+
+static gboolean
+sent_cond (gpointer data)
+{
+  return ((Sent *) data)->done;
+}
+
+static guint
+tus_request (const char   *url,
+             const char   *method,
+             const char   *token,
+             const char  **headers,
+             const char   *body,
+             SoupMessage **out_msg)
+{
+  g_autoptr(SoupSession) session = soup_session_new ();
+  SoupMessage *msg = soup_message_new (method, url);
+  g_autofree char *bearer = g_strconcat ("Bearer ", token, NULL);
+  Sent sent = { 0, };
+  guint i;
+
+  soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", bearer);
+  soup_message_headers_replace (soup_message_get_request_headers (msg), "Tus-Resumable", "1.0.0");
+  for (i = 0; headers != NULL && headers[i] != NULL; i += 2)
+    soup_message_headers_replace (soup_message_get_request_headers (msg), headers[i], headers[i + 1]);
+  if (body != NULL)
+    {
+      g_autoptr(GBytes) bytes = g_bytes_new (body, strlen (body));
+
+      soup_message_set_request_body_from_bytes (msg, "application/offset+octet-stream", bytes);
+    }
+  soup_session_send_and_read_async (session, msg, G_PRIORITY_DEFAULT, NULL, sent_cb, &sent);
+  g_assert_true (natter_test_wait (sent_cond, &sent, NATTER_TEST_TIMEOUT_MS));
+  g_clear_pointer (&sent.body, g_bytes_unref);
+  *out_msg = msg;
+  return soup_message_get_status (msg);
+}
+
+/* Uploads "hello" as a.txt to @room; returns the file id. */
+static char *
+upload_hello (Fixture    *f,
+              const char *token,
+              const char *room)
+{
+  g_autofree char *room64 = g_base64_encode ((const guchar *) room, strlen (room));
+  g_autofree char *metadata = g_strdup_printf ("room %s,filename YS50eHQ=,mime dGV4dC9wbGFpbg==", room64);
+  const char *create[] = { "Upload-Length", "5", "Upload-Metadata", metadata, NULL };
+  const char *patch[] = { "Upload-Offset", "0", NULL };
+  g_autofree char *url = g_strconcat (f->ts->url, "/api/v1/uploads", NULL);
+  g_autofree char *location = NULL;
+  g_autoptr(SoupMessage) created = NULL;
+  g_autoptr(SoupMessage) patched = NULL;
+  const char *loc;
+
+  g_assert_cmpuint (tus_request (url, "POST", token, create, NULL, &created), ==, 201);
+  loc = soup_message_headers_get_one (soup_message_get_response_headers (created), "Location");
+  g_assert_nonnull (loc);
+  location = g_str_has_prefix (loc, "http") ? g_strdup (loc) : g_strconcat (f->ts->url, loc, NULL);
+  g_assert_cmpuint (tus_request (location, "PATCH", token, patch, "hello", &patched), ==, 204);
+  return g_strdup (soup_message_headers_get_one (soup_message_get_response_headers (patched),
+                                                 "Natter-File-Id"));
+}
+
+static void
+test_send_file (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autofree char *token = NULL;
+  g_autoptr(NatterTestClient) alice = connect_user (f, "alice", &token);
+  g_autoptr(NatterTestClient) bob = connect_user (f, "bob", NULL);
+  g_autoptr(JsonObject) ack = natter_test_client_call_json (alice, "join", "{\"room\":\"other\",\"create\":true}");
+  g_autofree char *id = upload_hello (f, token, "general");
+  g_autofree char *good = NULL;
+  JsonObject *message, *file;
+  guint i;
+  const char *bad[] = {
+    "{\"room\":\"general\",\"cid\":\"f1\",\"text\":\"\",\"file\":{\"id\":\"nope\",\"name\":\"a.txt\",\"size\":5,\"mime\":\"text/plain\"}}",
+    "{\"room\":\"general\",\"cid\":\"f2\",\"text\":\"\",\"file\":{\"id\":\"../../etc\",\"name\":\"a.txt\",\"size\":5,\"mime\":\"text/plain\"}}",
+    NULL, /* right id, wrong size */
+    NULL, /* right id, another room */
+  };
+  g_autofree char *wrong_size = NULL;
+  g_autofree char *wrong_room = NULL;
+
+  assert_ok (ack);
+  g_assert_nonnull (id);
+  wrong_size = g_strdup_printf ("{\"room\":\"general\",\"cid\":\"f3\",\"text\":\"\",\"file\":"
+                                "{\"id\":\"%s\",\"name\":\"a.txt\",\"size\":6,\"mime\":\"text/plain\"}}", id);
+  wrong_room = g_strdup_printf ("{\"room\":\"other\",\"cid\":\"f4\",\"text\":\"\",\"file\":"
+                                "{\"id\":\"%s\",\"name\":\"a.txt\",\"size\":5,\"mime\":\"text/plain\"}}", id);
+  bad[2] = wrong_size;
+  bad[3] = wrong_room;
+
+  for (i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(JsonObject) refused = natter_test_client_call_json (alice, "send", bad[i]);
+
+      g_test_message ("%s", bad[i]);
+      assert_error (refused, "bad_request");
+    }
+
+  good = g_strdup_printf ("{\"room\":\"general\",\"cid\":\"f5\",\"text\":\"a file\",\"file\":"
+                          "{\"id\":\"%s\",\"name\":\"a.txt\",\"size\":5,\"mime\":\"text/plain\"}}", id);
+  g_clear_pointer (&ack, json_object_unref);
+  ack = natter_test_client_call_json (alice, "send", good);
+  assert_ok (ack);
+  message = natter_test_client_wait_event (bob, "message", 0);
+  g_assert_nonnull (message);
+  file = json_object_get_object_member (message, "file");
+  g_assert_nonnull (file);
+  g_assert_cmpstr (json_object_get_string_member (file, "id"), ==, id);
+  g_assert_cmpint (json_object_get_int_member (file, "size"), ==, 5);
+  g_assert_cmpstr (json_object_get_string_member (file, "name"), ==, "a.txt");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -770,6 +903,7 @@ main (int   argc,
   ADD ("/server/chat/members-typing-presence", test_members_typing_presence);
   ADD ("/server/chat/restart", test_restart);
   ADD ("/server/chat/logout", test_logout);
+  ADD ("/server/chat/send-file", test_send_file);
   ADD ("/server/http/api", test_http_api);
   ADD ("/server/http/metrics", test_metrics);
 #undef ADD
