@@ -34,6 +34,7 @@ fi
 if [ "${NATTER_SANITIZE:-1}" != 0 ]; then
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
   export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+  export GIO_USE_PROXY_RESOLVER=dummy
   export LSAN_OPTIONS="suppressions=$top/tests/lsan.supp:print_suppressions=0"
   if { [ -f "$sanitize_build/build.ninja" ] ||
        CC=clang meson setup "$sanitize_build" -Dfuzzing=true \
