@@ -45,6 +45,9 @@ typedef struct
   GDataInputStream *input;
   NatterRoom     *room;
   GHashTable     *ours;       /* NatterMessage set */
+  /* upload, download */
+  NatterTransfer *transfer;
+  gint64          shown_at;   /* when progress was last printed */
 } Cli;
 
 static char    *opt_server;
@@ -476,6 +479,133 @@ on_message (NatterSession *session,
     print_message_json (message);
 }
 
+/* ---- upload, download (issue 5) --------------------------------------------- */
+
+static void
+show_progress (NatterTransfer *transfer,
+               GParamSpec     *pspec,
+               Cli            *cli)
+{
+  gint64 now = g_get_monotonic_time ();
+  gint64 bytes = natter_transfer_get_bytes (transfer);
+  gint64 total = natter_transfer_get_total (transfer);
+  g_autofree char *done = NULL;
+  g_autofree char *all = NULL;
+  g_autofree char *rate = NULL;
+
+  /* A bar only for a person watching; scripts get the final line alone. */
+  if (!isatty (STDERR_FILENO) || (now - cli->shown_at < G_USEC_PER_SEC / 10 && bytes != total))
+    return;
+  cli->shown_at = now;
+  done = g_format_size (bytes);
+  all = total >= 0 ? g_format_size (total) : g_strdup ("?");
+  rate = g_format_size ((guint64) natter_transfer_get_rate (transfer));
+  g_printerr ("\r\033[K%s  %3d%%  %s / %s  %s/s", natter_transfer_get_file_name (transfer),
+              total > 0 ? (int) (bytes * 100 / total) : 100, done, all, rate);
+}
+
+static void
+end_progress (Cli *cli)
+{
+  if (isatty (STDERR_FILENO) && cli->shown_at != 0)
+    g_printerr ("\n");
+}
+
+static void
+upload_message_acked (NatterSession *session,
+                      NatterMessage *message,
+                      Cli           *cli)
+{
+  if (message != natter_transfer_get_message (cli->transfer))
+    return;
+  /* stdout: the file id, for scripts ("natter-cli download ID"). */
+  g_print ("%s\n", natter_transfer_get_file_id (cli->transfer));
+  finish (cli, EXIT_OK);
+}
+
+static void
+upload_message_failed (NatterSession *session,
+                       NatterMessage *message,
+                       Cli           *cli)
+{
+  if (message != natter_transfer_get_message (cli->transfer))
+    return;
+  fail (cli, EXIT_FAILED, _("Uploaded, but the message was refused: %s"),
+        natter_message_get_error (message));
+}
+
+static void
+transfer_state_changed (NatterTransfer *transfer,
+                        GParamSpec     *pspec,
+                        Cli            *cli)
+{
+  switch (natter_transfer_get_state (transfer))
+    {
+    case NATTER_TRANSFER_STATE_DONE:
+      end_progress (cli);
+      if (natter_transfer_get_direction (transfer) == NATTER_TRANSFER_DIRECTION_DOWNLOAD)
+        {
+          g_autofree char *path = g_file_get_path (natter_transfer_get_file (transfer));
+
+          g_print ("%s\n", path);
+          finish (cli, EXIT_OK);
+        }
+      /* An upload is done once its message is acknowledged. */
+      break;
+    case NATTER_TRANSFER_STATE_FAILED:
+      end_progress (cli);
+      fail (cli, EXIT_FAILED, "%s", natter_transfer_get_error (transfer));
+      break;
+    case NATTER_TRANSFER_STATE_QUEUED:
+      if (natter_transfer_get_error (transfer) != NULL)
+        {
+          end_progress (cli);
+          g_printerr (_("natter-cli: interrupted, resuming: %s\n"),
+                      natter_transfer_get_error (transfer));
+          cli->shown_at = 0;
+        }
+      break;
+    case NATTER_TRANSFER_STATE_RUNNING:
+    case NATTER_TRANSFER_STATE_PAUSED:
+    default:
+      break;
+    }
+}
+
+static void
+run_transfer (Cli *cli)
+{
+  if (g_str_equal (cli->command, "upload"))
+    {
+      g_autoptr(GFile) file = g_file_new_for_commandline_arg (cli->args[1]);
+
+      if (!need_joined_room (cli, cli->args[0]))
+        return;
+      if (g_file_query_file_type (file, G_FILE_QUERY_INFO_NONE, NULL) != G_FILE_TYPE_REGULAR)
+        {
+          fail (cli, EXIT_FAILED, _("Not a file: %s"), cli->args[1]);
+          return;
+        }
+      cli->transfer = natter_transfer_new_upload (cli->session, cli->room, file, NULL);
+      g_signal_connect (cli->session, "message-acked", G_CALLBACK (upload_message_acked), cli);
+      g_signal_connect (cli->session, "message-failed", G_CALLBACK (upload_message_failed), cli);
+    }
+  else
+    {
+      g_autoptr(GFile) destination = cli->args[1] != NULL
+                                     ? g_file_new_for_commandline_arg (cli->args[1]) : NULL;
+
+      cli->transfer = natter_transfer_new_download_id (cli->session, cli->args[0], NULL,
+                                                       destination);
+    }
+  g_signal_connect (cli->transfer, "notify::bytes", G_CALLBACK (show_progress), cli);
+  g_signal_connect (cli->transfer, "notify::state", G_CALLBACK (transfer_state_changed), cli);
+  natter_transfer_start (cli->transfer);
+  if (natter_transfer_get_state (cli->transfer) != NATTER_TRANSFER_STATE_QUEUED &&
+      natter_transfer_get_state (cli->transfer) != NATTER_TRANSFER_STATE_RUNNING)
+    transfer_state_changed (cli->transfer, NULL, cli);   /* a cached download */
+}
+
 static void
 run_command (Cli *cli)
 {
@@ -502,6 +632,8 @@ run_command (Cli *cli)
     }
   else if (g_str_equal (cmd, "dm"))
     natter_session_dm_async (cli->session, cli->args[0], NULL, dm_opened, cli);
+  else if (g_str_equal (cmd, "upload") || g_str_equal (cmd, "download"))
+    run_transfer (cli);
   else if (g_str_equal (cmd, "listen"))
     {
       for (guint i = 0; cli->args[i] != NULL; i++)
@@ -640,7 +772,7 @@ main (int   argc,
   struct { const char *name; guint min, max; } commands[] = {
     { "login", 1, 1 }, { "register", 1, 1 }, { "rooms", 0, 0 }, { "join", 1, 1 },
     { "leave", 1, 1 }, { "send", 1, 2 }, { "listen", 1, G_MAXUINT }, { "history", 1, 1 },
-    { "dm", 2, 2 },
+    { "dm", 2, 2 }, { "upload", 2, 2 }, { "download", 1, 2 },
   };
   gboolean known = FALSE;
 
@@ -664,7 +796,11 @@ main (int   argc,
       "  listen ROOM…          print each new message as a JSON line, until\n"
       "                        interrupted; keeps going through reconnects\n"
       "  history ROOM          print the newest messages (--limit N, ≤ 200)\n"
-      "  dm USER TEXT          send a direct message"));
+      "  dm USER TEXT          send a direct message\n"
+      "  upload ROOM FILE      send a file to a room (resumes if cut); prints\n"
+      "                        its id, and progress on a terminal\n"
+      "  download ID [PATH]    fetch a file to PATH (default: the cache);\n"
+      "                        prints where it went"));
   g_option_context_set_description (context,
     _("The password comes from NATTER_PASSWORD when it is set: then natter-cli\n"
       "signs in for this run only and stores nothing. Otherwise it uses the\n"
@@ -723,7 +859,8 @@ main (int   argc,
   if (!natter_chat_user_name_is_valid (user))
     return usage_error (_("“%s” is not a valid user name (1–32 of a-z 0-9 _ . -)"), user);
   if ((g_str_equal (cmd, "join") || g_str_equal (cmd, "leave") || g_str_equal (cmd, "send") ||
-       g_str_equal (cmd, "history")) && !natter_chat_room_name_is_valid (argv[2]))
+       g_str_equal (cmd, "history") || g_str_equal (cmd, "upload")) &&
+      !natter_chat_room_name_is_valid (argv[2]))
     return usage_error (_("“%s” is not a valid room name"), argv[2]);
   if (g_str_equal (cmd, "dm") && !natter_chat_user_name_is_valid (argv[2]))
     return usage_error (_("“%s” is not a valid user name"), argv[2]);
@@ -768,6 +905,7 @@ main (int   argc,
 
   natter_session_stop (session);
   g_clear_pointer (&cli.ours, g_hash_table_unref);
+  g_clear_object (&cli.transfer);
   g_clear_object (&cli.input);
   if (password != NULL)
     memset (password, 0, strlen (password));

@@ -368,6 +368,64 @@ test_listen_through_restart (Fixture       *f,
   g_ptr_array_unref (r.lines);
 }
 
+/* The real token path: natter-cli login keeps the token in a Secret
+ * Service (gnome-keyring on a private session bus) and a later run without
+ * NATTER_PASSWORD uses it. Skipped where those programs are missing. */
+static void
+test_secret_service (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autofree char *dbus_run = g_find_program_in_path ("dbus-run-session");
+  g_autofree char *keyring = g_find_program_in_path ("gnome-keyring-daemon");
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *runtime = g_build_filename (f->home, "run", NULL);
+  const char *script =
+    "printf keyring-pass | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1 || exit 99\n"
+    "NATTER_PASSWORD=wrong-pass \"$CLI\" --server \"$URL\" login erin; echo \"wrong=$?\"\n"
+    "NATTER_PASSWORD=pass-erin \"$CLI\" --server \"$URL\" login erin; echo \"login=$?\"\n"
+    "\"$CLI\" join --create kept; echo \"join=$?\"\n"
+    "\"$CLI\" send kept 'with the stored token'; echo \"send=$?\"\n";
+
+  if (dbus_run == NULL || keyring == NULL)
+    {
+      g_test_skip ("dbus-run-session or gnome-keyring-daemon missing");
+      return;
+    }
+
+  g_assert_cmpint (run_cli (f, "pass-erin", NULL, NULL, NULL, "--server", f->ts->url, "register", "erin", NULL), ==, 0);
+
+  launcher = launcher_for (f, NULL, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_mkdir_with_parents (runtime, 0700);
+  g_subprocess_launcher_setenv (launcher, "HOME", f->home, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_RUNTIME_DIR", runtime, TRUE);
+  g_subprocess_launcher_setenv (launcher, "CLI", f->cli, TRUE);
+  g_subprocess_launcher_setenv (launcher, "URL", f->ts->url, TRUE);
+  proc = g_subprocess_launcher_spawn (launcher, &error, dbus_run, "--", "sh", "-c", script, NULL);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8_async (proc, NULL, NULL, store_result, &result);
+  natter_test_wait_until (result != NULL, 60000);
+  g_subprocess_communicate_utf8_finish (proc, result, &out, NULL, &error);
+  g_assert_no_error (error);
+  if (strstr (out, "login=") == NULL)
+    {
+      g_test_skip ("no usable keyring in this environment");
+      return;
+    }
+  g_test_message ("%s", out);
+  g_assert_nonnull (strstr (out, "wrong=4"));
+  g_assert_nonnull (strstr (out, "login=0"));
+  g_assert_nonnull (strstr (out, "join=0"));
+  g_assert_nonnull (strstr (out, "send=0"));
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_cli (f, "pass-erin", NULL, &out, NULL, "--server", f->ts->url, "--user", "erin",
+                            "history", "kept", NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "with the stored token"));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -377,5 +435,6 @@ main (int   argc,
   g_test_add ("/cli/usage", Fixture, NULL, setup, test_usage, teardown);
   g_test_add ("/cli/end-to-end", Fixture, NULL, setup, test_end_to_end, teardown);
   g_test_add ("/cli/listen-restart", Fixture, NULL, setup, test_listen_through_restart, teardown);
+  g_test_add ("/cli/secret-service", Fixture, NULL, setup, test_secret_service, teardown);
   return g_test_run ();
 }
