@@ -5,6 +5,7 @@
 
 #include "natter-protocol.h"
 #include "natter-test-client.h"
+#include "natter-test-raw.h"
 #include "natter-test-server.h"
 
 static gboolean
@@ -103,6 +104,33 @@ test_wss_round_trip (void)
   natter_test_server_free (ts);
 }
 
+/* A client that opens TCP and never starts TLS is timed out (and counted)
+ * like any other. */
+static void
+test_silent_before_tls (void)
+{
+  NatterTestServer *ts = natter_test_server_new ();
+  g_autofree char *cert = NULL;
+  g_autofree char *key = NULL;
+  NatterTestRaw *raw;
+
+  if (!make_certificate (ts->data_dir, &cert, &key))
+    {
+      g_test_skip ("openssl is needed to make a certificate");
+      natter_test_server_free (ts);
+      return;
+    }
+  ts->config->tls_cert_file = g_strdup (cert);
+  ts->config->tls_key_file = g_strdup (key);
+  ts->config->handshake_timeout_ms = 300;
+  natter_test_server_start (ts);
+
+  raw = natter_test_raw_connect (natter_server_get_port (ts->server), 0);
+  g_assert_true (natter_test_raw_wait_eof (raw, 5000));
+  natter_test_raw_free (raw);
+  natter_test_server_free (ts);
+}
+
 static void
 test_bad_certificate (void)
 {
@@ -131,6 +159,7 @@ main (int   argc,
 
   g_test_add_func ("/server/tls/wss-round-trip", test_wss_round_trip);
   g_test_add_func ("/server/tls/bad-certificate", test_bad_certificate);
+  g_test_add_func ("/server/tls/silent-before-tls", test_silent_before_tls);
 
   return g_test_run ();
 }
