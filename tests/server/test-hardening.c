@@ -304,6 +304,57 @@ test_slow_reader (Fixture       *f,
   natter_test_raw_free (sloth);
 }
 
+/* ---- churn: nothing leaks ------------------------------------------------------ */
+
+static guint
+count_descriptors (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  guint n = 0;
+
+  while (dir != NULL && g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+/* libsoup 3.2 leaks the descriptor of a keep-alive connection the client
+ * closes while idle; the server answers "Connection: close" to avoid that.
+ * Many short HTTP requests and WebSocket sessions must leave nothing open. */
+static void
+test_churn (Fixture       *f,
+            gconstpointer  data)
+{
+  g_autofree char *token = natter_test_register (f->ts->url, "alice");
+  CountWait zero = { f->ts->server, 0 };
+  guint before, after, i;
+
+  g_assert_true (natter_test_wait (connections_cond, &zero, NATTER_TEST_TIMEOUT_MS));
+  before = count_descriptors ();
+
+  for (i = 0; i < 60; i++)
+    {
+      g_autoptr(NatterTestClient) client = connect_token (f, token);
+      g_autoptr(JsonObject) ack = natter_test_client_call_json (client, "rooms", "{}");
+
+      g_assert_true (json_object_get_boolean_member (ack, "ok"));
+      g_assert_cmpuint (natter_test_http (f->ts->url, "GET", "/api/v1/health", NULL, NULL, NULL), ==, 200);
+      if (i % 3 == 0)
+        {
+          NatterTestRaw *raw = natter_test_raw_connect (natter_server_get_port (f->ts->server), 0);
+
+          natter_test_raw_write (raw, "GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n", 41);
+          natter_test_raw_wait_eof (raw, NATTER_TEST_TIMEOUT_MS);
+          natter_test_raw_free (raw);
+        }
+    }
+
+  g_assert_true (natter_test_wait (connections_cond, &zero, NATTER_TEST_TIMEOUT_MS));
+  g_assert_cmpuint (natter_server_get_n_sessions (f->ts->server), ==, 0);
+  after = count_descriptors ();
+  g_test_message ("descriptors: %u before, %u after", before, after);
+  g_assert_cmpuint (after, <=, before + 4);
+}
+
 /* ---- rate limit ------------------------------------------------------------------ */
 
 static void
@@ -380,6 +431,7 @@ main (int   argc,
               test_connection_cap, teardown);
   g_test_add ("/server/hardening/idle-timeout", Fixture, tweak_idle, setup, test_idle_timeout, teardown);
   g_test_add ("/server/hardening/slow-reader", Fixture, tweak_backlog, setup, test_slow_reader, teardown);
+  g_test_add ("/server/hardening/churn", Fixture, NULL, setup, test_churn, teardown);
   g_test_add ("/server/hardening/rate-limit", Fixture, tweak_rate, setup, test_rate_limit, teardown);
 
   return g_test_run ();
