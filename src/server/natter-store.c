@@ -21,7 +21,7 @@ natter_store_room_free (NatterStoreRoom *room)
 
 gboolean
 natter_store_open (NatterStore *self,
-                 GError **error)
+                   GError     **error)
 {
   g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
 
@@ -38,9 +38,9 @@ natter_store_close (NatterStore *self)
 
 gboolean
 natter_store_add_user (NatterStore *self,
-                 const char *user,
-                 const char *password_hash,
-                 GError **error)
+                       const char  *user,
+                       const char  *password_hash,
+                       GError     **error)
 {
   g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
 
@@ -49,7 +49,7 @@ natter_store_add_user (NatterStore *self,
 
 char *
 natter_store_get_password_hash (NatterStore *self,
-                 const char *user)
+                                const char  *user)
 {
   g_return_val_if_fail (NATTER_IS_STORE (self), NULL);
 
@@ -58,9 +58,9 @@ natter_store_get_password_hash (NatterStore *self,
 
 gboolean
 natter_store_add_token (NatterStore *self,
-                 const char *token_hash,
-                 const char *user,
-                 GError **error)
+                        const char  *token_hash,
+                        const char  *user,
+                        GError     **error)
 {
   g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
 
@@ -69,7 +69,7 @@ natter_store_add_token (NatterStore *self,
 
 char *
 natter_store_lookup_token (NatterStore *self,
-                 const char *token_hash)
+                           const char  *token_hash)
 {
   g_return_val_if_fail (NATTER_IS_STORE (self), NULL);
 
@@ -78,7 +78,7 @@ natter_store_lookup_token (NatterStore *self,
 
 gboolean
 natter_store_remove_token (NatterStore *self,
-                 const char *token_hash)
+                           const char  *token_hash)
 {
   g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
 
@@ -87,7 +87,7 @@ natter_store_remove_token (NatterStore *self,
 
 NatterStoreRoom *
 natter_store_get_room (NatterStore *self,
-                 const char *name)
+                       const char  *name)
 {
   g_return_val_if_fail (NATTER_IS_STORE (self), NULL);
 
@@ -96,10 +96,10 @@ natter_store_get_room (NatterStore *self,
 
 gboolean
 natter_store_add_room (NatterStore *self,
-                 const char *name,
-                 const char *topic,
-                 gboolean is_public,
-                 GError **error)
+                       const char  *name,
+                       const char  *topic,
+                       gboolean     is_public,
+                       GError     **error)
 {
   g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
 
@@ -108,7 +108,7 @@ natter_store_add_room (NatterStore *self,
 
 GPtrArray *
 natter_store_list_rooms (NatterStore *self,
-                 const char *user)
+                         const char  *user)
 {
   g_return_val_if_fail (NATTER_IS_STORE (self), NULL);
 
@@ -125,9 +125,9 @@ natter_store_count_rooms (NatterStore *self)
 
 gboolean
 natter_store_add_member (NatterStore *self,
-                 const char *room,
-                 const char *user,
-                 GError **error)
+                         const char  *room,
+                         const char  *user,
+                         GError     **error)
 {
   g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
 
@@ -136,8 +136,8 @@ natter_store_add_member (NatterStore *self,
 
 gboolean
 natter_store_remove_member (NatterStore *self,
-                 const char *room,
-                 const char *user)
+                            const char  *room,
+                            const char  *user)
 {
   g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
 
@@ -146,8 +146,8 @@ natter_store_remove_member (NatterStore *self,
 
 gboolean
 natter_store_is_member (NatterStore *self,
-                 const char *room,
-                 const char *user)
+                        const char  *room,
+                        const char  *user)
 {
   g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
 
@@ -156,7 +156,7 @@ natter_store_is_member (NatterStore *self,
 
 GPtrArray *
 natter_store_list_members (NatterStore *self,
-                 const char *room)
+                           const char  *room)
 {
   g_return_val_if_fail (NATTER_IS_STORE (self), NULL);
 
@@ -164,10 +164,10 @@ natter_store_list_members (NatterStore *self,
 }
 
 gboolean
-natter_store_add_message (NatterStore *self,
-                 NatterChatMessage *message,
-                 gboolean *duplicate,
-                 GError **error)
+natter_store_add_message (NatterStore       *self,
+                          NatterChatMessage *message,
+                          gboolean          *duplicate,
+                          GError           **error)
 {
   g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
 
@@ -176,12 +176,12 @@ natter_store_add_message (NatterStore *self,
 
 GPtrArray *
 natter_store_get_history (NatterStore *self,
-                 const char *room,
-                 gint64 before,
-                 gint64 after,
-                 guint limit,
-                 gboolean *more,
-                 GError **error)
+                          const char  *room,
+                          gint64       before,
+                          gint64       after,
+                          guint        limit,
+                          gboolean    *more,
+                          GError     **error)
 {
   g_return_val_if_fail (NATTER_IS_STORE (self), NULL);
 
