@@ -426,6 +426,66 @@ test_secret_service (Fixture       *f,
   g_assert_nonnull (strstr (out, "with the stored token"));
 }
 
+/* upload and download (issue 5): the id on stdout, the same bytes back,
+ * and the usual exit statuses. */
+static void
+test_files (Fixture       *f,
+            gconstpointer  data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *in_path = g_build_filename (f->home, "photo.jpg", NULL);
+  g_autofree char *out_path = g_build_filename (f->home, "copy.jpg", NULL);
+  g_autofree char *sent = NULL;
+  g_autofree char *got = NULL;
+  g_autofree char *id = NULL;
+  gsize sent_len, got_len;
+  const char *url = f->ts->url;
+  GString *content = g_string_new (NULL);
+
+#define CLI(password, input, ...) run_cli (f, password, input, &out, &err, "--server", url, __VA_ARGS__, NULL)
+#define RESET() G_STMT_START { g_clear_pointer (&out, g_free); g_clear_pointer (&err, g_free); } G_STMT_END
+
+  for (guint i = 0; i < 300000; i++)
+    g_string_append_c (content, (char) (i * 7 + i / 251));
+  g_assert_true (g_file_set_contents (in_path, content->str, content->len, NULL));
+  g_string_free (content, TRUE);
+
+  g_assert_cmpint (CLI ("pass-alice", NULL, "register", "alice"), ==, 0);
+  RESET ();
+  g_assert_cmpint (CLI ("pass-alice", NULL, "--user", "alice", "upload", "general", in_path), ==, 0);
+  id = g_strstrip (g_strdup (out));
+  g_assert_cmpuint (strlen (id), ==, 24);
+  RESET ();
+
+  g_assert_cmpint (CLI ("pass-alice", NULL, "--user", "alice", "download", id, out_path), ==, 0);
+  g_assert_true (g_str_has_suffix (g_strstrip (out), "copy.jpg"));
+  RESET ();
+  g_assert_true (g_file_get_contents (in_path, &sent, &sent_len, NULL));
+  g_assert_true (g_file_get_contents (out_path, &got, &got_len, NULL));
+  g_assert_cmpmem (sent, sent_len, got, got_len);
+
+  /* The file went out in a message of the room. */
+  g_assert_cmpint (CLI ("pass-alice", NULL, "--user", "alice", "history", "general"), ==, 0);
+  g_assert_nonnull (strstr (out, id));
+  g_assert_nonnull (strstr (out, "\"name\":\"photo.jpg\""));
+  RESET ();
+
+  g_assert_cmpint (CLI ("pass-alice", NULL, "--user", "alice", "upload", "elsewhere", in_path), ==, 5);
+  RESET ();
+  g_assert_cmpint (CLI ("pass-alice", NULL, "--user", "alice", "upload", "general", "/nonexistent"), ==, 1);
+  RESET ();
+  g_assert_cmpint (CLI ("pass-alice", NULL, "--user", "alice", "download",
+                        "aaaaaaaaaaaaaaaaaaaaaaaa", out_path), ==, 1);
+  RESET ();
+  g_assert_cmpint (CLI ("pass-alice", NULL, "--user", "alice", "upload", "general"), ==, 2);
+  RESET ();
+  g_assert_cmpint (CLI ("pass-alice", NULL, "--user", "alice", "download"), ==, 2);
+  RESET ();
+#undef CLI
+#undef RESET
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -435,6 +495,7 @@ main (int   argc,
   g_test_add ("/cli/usage", Fixture, NULL, setup, test_usage, teardown);
   g_test_add ("/cli/end-to-end", Fixture, NULL, setup, test_end_to_end, teardown);
   g_test_add ("/cli/listen-restart", Fixture, NULL, setup, test_listen_through_restart, teardown);
+  g_test_add ("/cli/files", Fixture, NULL, setup, test_files, teardown);
   g_test_add ("/cli/secret-service", Fixture, NULL, setup, test_secret_service, teardown);
   return g_test_run ();
 }
