@@ -35,27 +35,31 @@ SOURCE = os.path.dirname(HERE)
 USERS = 5000          # users in the natter template; every scenario fits in it
 PREFIX = 'u'          # user names b<PREFIX>_<i>
 
+# Connections are set up 8 at a time (--connect-concurrency 8) except in the
+# storm: natter-server listens with a backlog of 10 (GSocket's default), and
+# more parallel handshakes overflow its accept queue (SYN-ACK retransmits,
+# resets); the storm scenario is where that is measured.
 SCENARIOS = {
     # 10,000 signed-in, joined connections (2 per user, rooms of 50 users),
     # spread over 4 source addresses, held idle for 10 s.
-    'idle': dict(args=['-n', '10000', '-u', '5000', '-k', '50', '--sources', '4',
+    'idle': dict(args=['--connect-concurrency', '8', '-n', '10000', '-u', '5000', '-k', '50', '--sources', '4',
                        '--hold', '10'], timeout=900),
     # One room of 1,000 members, 100-byte messages, rising rate (steps of
     # about x1.4) until p99 passes 100 ms (4 s per step).
-    'fanout': dict(args=['-n', '1000', '-u', '1000', '-k', '1000',
+    'fanout': dict(args=['--connect-concurrency', '8', '-n', '1000', '-u', '1000', '-k', '1000',
                          '--rates', '25,35,50,70,100,140,200,280,400,560,800,1120,1600',
                          '--step-seconds', '4', '--drain-seconds', '5',
                          '--p99-stop-ms', '100'], timeout=900),
     # 5,000 connections in 1,000 rooms of 5, each member sending 1 message/s
     # (5,000 messages/s in all), 10 s.
-    'rooms': dict(args=['-n', '5000', '-u', '5000', '-k', '5', '--sources', '2',
+    'rooms': dict(args=['--connect-concurrency', '8', '-n', '5000', '-u', '5000', '-k', '5', '--sources', '2',
                         '--rates', '5000', '--step-seconds', '10', '--drain-seconds', '5',
                         '--p99-stop-ms', '1000000'], timeout=900),
     # Store: 100 connections, each alone in its room (one delivery per
     # message: the sender's own copy), rising send rate: how many messages
     # per second are stored (natter-server: SQLite WAL; the reference keeps
     # them in a JS array, so this row shows the price of durability).
-    'store': dict(args=['-n', '100', '-u', '100', '-k', '1',
+    'store': dict(args=['--connect-concurrency', '8', '-n', '100', '-u', '100', '-k', '1',
                         '--rates', '500,1000,2000,4000,8000,16000',
                         '--step-seconds', '4', '--drain-seconds', '5',
                         '--p99-stop-ms', '100'], timeout=600),
@@ -71,6 +75,22 @@ max-connections-per-address=60000
 send-rate=1000000
 send-burst=1000000
 """
+
+
+# Other work on a shared machine must not decide the result. The server and
+# natter-load each run in a session of their own (setsid) whose autogroup
+# gets nice -15 when we are root (with sched_autogroup, plain nice does not
+# reach across sessions); both servers get the same treatment. Contention
+# that remains is measured (the server's run-queue wait, from schedstat).
+AUTOGROUP_NICE = '-15'
+
+
+def prioritize(pid):
+    try:
+        with open(f'/proc/{pid}/autogroup', 'w') as f:
+            f.write(AUTOGROUP_NICE)
+    except OSError:
+        pass
 
 
 def log(msg):
@@ -123,8 +143,10 @@ class Server:
         else:
             cmd = ['node', os.path.join(HERE, 'reference', 'server.js'),
                    '--host', '127.0.0.1', '--port', str(self.port)]
-        self.proc = subprocess.Popen((['taskset', '-c', '0'] if pin else []) + cmd,
+        self.proc = subprocess.Popen((['setsid', 'taskset', '-c', '0'] if pin else []) + cmd,
                                      stdout=logf, stderr=logf)
+        if pin:
+            prioritize(self.proc.pid)
         wait_healthy(self.port, self.proc)
         return self
 
@@ -140,15 +162,22 @@ class Server:
 
 
 def run_load(build, port, pid, args, timeout, tokens=None, prefix=PREFIX, pin=True):
-    cmd = (['taskset', '-c', '1'] if pin else []) + [os.path.join(build, 'bench', 'natter-load'),
+    cmd = (['setsid', 'taskset', '-c', '1'] if pin else []) + [os.path.join(build, 'bench', 'natter-load'),
            '--port', str(port), '--server-pid', str(pid), '--prefix', prefix] + args
     if tokens:
         cmd += ['--tokens', tokens]
     log('  $ ' + ' '.join(cmd))
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    events = [json.loads(line) for line in p.stdout.splitlines() if line.startswith('{')]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if pin:
+        prioritize(p.pid)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+    events = [json.loads(line) for line in out.splitlines() if line.startswith('{')]
     if p.returncode != 0:
-        log(f'  natter-load exit {p.returncode}: {p.stderr.strip()[-500:]}')
+        log(f'  natter-load exit {p.returncode}: {err.strip()[-500:]}')
     return events, p.returncode
 
 
