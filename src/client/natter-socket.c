@@ -431,15 +431,17 @@ fail_all_acks (NatterSocket *self,
   GHashTable *acks = g_steal_pointer (&self->acks);
   g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func (ack_free);
   GHashTableIter iter;
-  gpointer value;
+  gpointer key, value;
 
   self->acks = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, ack_free);
 
   g_hash_table_iter_init (&iter, acks);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
+  while (g_hash_table_iter_next (&iter, &key, &value))
     {
+      /* Stealing keeps the Ack for the list; its key is ours to free. */
       g_ptr_array_add (list, value);
       g_hash_table_iter_steal (&iter);
+      g_free (key);
     }
   g_hash_table_unref (acks);
 
