@@ -17,6 +17,7 @@
 #include "natter-client-private.h"
 
 #define BLOCK_BYTES       (256 * 1024)
+#define UPLOAD_CHUNK_BYTES (4 * 1024 * 1024)
 #define RATE_WINDOW_US    (250 * 1000)
 #define RETRY_MIN_MS      500
 #define RETRY_MAX_MS      5000
@@ -58,6 +59,7 @@ struct _NatterTransfer
   guint                    retry_id;
   guint                    retry_delay_ms;
   guint                    conflicts;    /* 409s in a row */
+  gboolean                 new_attempt;  /* no PATCH sent since attempt() */
 
   /* download streaming */
   GInputStream            *in;
@@ -356,6 +358,8 @@ upload_wrote_cb (SoupMessage    *msg,
   set_bytes (self, self->bytes + chunk);
 }
 
+static void upload_patch (NatterTransfer *self, gint64 offset);
+
 static void
 upload_patched_cb (GObject      *source,
                    GAsyncResult *result,
@@ -365,7 +369,10 @@ upload_patched_cb (GObject      *source,
   SoupMessage *msg = soup_session_get_async_result_message (SOUP_SESSION (source), result);
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
+  SoupMessageHeaders *headers = soup_message_get_response_headers (msg);
   const char *file_id;
+  const char *offset_text;
+  guint64 offset;
 
   g_signal_handlers_disconnect_by_func (msg, upload_wrote_cb, self);
   if (soup_message_get_status (msg) == SOUP_STATUS_CONFLICT && error == NULL &&
@@ -379,26 +386,64 @@ upload_patched_cb (GObject      *source,
     return;
 
   self->conflicts = 0;
-  file_id = soup_message_headers_get_one (soup_message_get_response_headers (msg),
-                                          "Natter-File-Id");
+  file_id = soup_message_headers_get_one (headers, "Natter-File-Id");
+  offset_text = soup_message_headers_get_one (headers, "Upload-Offset");
   if (file_id != NULL)
     {
       g_free (self->file_id);
       self->file_id = g_strdup (file_id);
       upload_finished (self);
     }
+  else if (offset_text != NULL &&
+           g_ascii_string_to_unsigned (offset_text, 10, 0, self->total, &offset, NULL))
+    upload_patch (self, offset);   /* the next chunk */
   else
-    upload_head (self);   /* the server kept less than the whole body */
+    upload_head (self);
 }
 
+static void
+upload_chunk_read_cb (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(NatterTransfer) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) chunk = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result,
+                                                              &error);
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autofree char *offset_text = NULL;
+
+  if (chunk == NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        fail (self, error->message);
+      return;
+    }
+  if (g_bytes_get_size (chunk) == 0)
+    {
+      fail (self, _("The file got shorter while it was being sent"));
+      return;
+    }
+
+  msg = new_request (self, "PATCH", self->upload_url);
+  offset_text = g_strdup_printf ("%" G_GINT64_FORMAT, self->attempt_start);
+  soup_message_headers_replace (soup_message_get_request_headers (msg), "Upload-Offset",
+                                offset_text);
+  soup_message_set_request_body_from_bytes (msg, "application/offset+octet-stream", chunk);
+  g_signal_connect (msg, "wrote-body-data", G_CALLBACK (upload_wrote_cb), self);
+  soup_session_send_and_read_async (self->soup, msg, G_PRIORITY_DEFAULT, self->cancellable,
+                                    upload_patched_cb, g_object_ref (self));
+}
+
+/* PATCHes the next chunk from @offset. Chunks are read into memory (one
+ * at a time, UPLOAD_CHUNK_BYTES at most) in a worker thread: libsoup then
+ * writes them from a memory stream, whereas splicing a file stream would
+ * cost a thread hop for every 8 KiB. */
 static void
 upload_patch (NatterTransfer *self,
               gint64          offset)
 {
-  g_autoptr(SoupMessage) msg = new_request (self, "PATCH", self->upload_url);
-  g_autoptr(GFileInputStream) stream = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *offset_text = g_strdup_printf ("%" G_GINT64_FORMAT, offset);
 
   if (offset == self->total)
     {
@@ -407,27 +452,30 @@ upload_patch (NatterTransfer *self,
       return;
     }
 
-  stream = g_file_read (self->file, self->cancellable, &error);
-  if (stream == NULL || !g_seekable_seek (G_SEEKABLE (stream), offset, G_SEEK_SET,
-                                          self->cancellable, &error))
+  if (self->in == NULL)
+    {
+      self->in = G_INPUT_STREAM (g_file_read (self->file, self->cancellable, &error));
+      if (self->in == NULL)
+        {
+          fail (self, error->message);
+          return;
+        }
+    }
+  if (!g_seekable_seek (G_SEEKABLE (self->in), offset, G_SEEK_SET, self->cancellable, &error))
     {
       fail (self, error->message);
       return;
     }
 
-  self->attempt_start = offset;
-  if (offset > 0 && self->resumed_at != offset)
+  if (self->new_attempt && offset > 0)
     self->resumed_at = offset;
-  self->rate_time = 0;
+  self->new_attempt = FALSE;
+  self->attempt_start = offset;
   set_bytes (self, offset);
 
-  soup_message_headers_replace (soup_message_get_request_headers (msg), "Upload-Offset",
-                                offset_text);
-  soup_message_set_request_body (msg, "application/offset+octet-stream", G_INPUT_STREAM (stream),
-                                 self->total - offset);
-  g_signal_connect (msg, "wrote-body-data", G_CALLBACK (upload_wrote_cb), self);
-  soup_session_send_and_read_async (self->soup, msg, G_PRIORITY_DEFAULT, self->cancellable,
-                                    upload_patched_cb, g_object_ref (self));
+  g_input_stream_read_bytes_async (self->in, MIN (UPLOAD_CHUNK_BYTES, self->total - offset),
+                                   G_PRIORITY_DEFAULT, self->cancellable, upload_chunk_read_cb,
+                                   g_object_ref (self));
 }
 
 static void
@@ -846,6 +894,7 @@ attempt (NatterTransfer *self)
     }
 
   self->cancellable = g_cancellable_new ();
+  self->new_attempt = TRUE;
   set_state (self, NATTER_TRANSFER_STATE_RUNNING);
   if (self->direction == NATTER_TRANSFER_DIRECTION_UPLOAD)
     upload_attempt (self);
