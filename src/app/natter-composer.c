@@ -111,6 +111,22 @@ on_emoji_picked (NatterComposer *self,
   gtk_widget_grab_focus (GTK_WIDGET (self->text_view));
 }
 
+/* The emoji chooser lays out thousands of glyphs: built on first use, not
+ * with every window (that alone cost seconds at start-up). */
+static void
+create_emoji_chooser (GtkMenuButton *button,
+                      gpointer       user_data)
+{
+  NatterComposer *self = user_data;
+  GtkWidget *chooser;
+
+  if (gtk_menu_button_get_popover (button) != NULL)
+    return;
+  chooser = gtk_emoji_chooser_new ();
+  g_signal_connect_swapped (chooser, "emoji-picked", G_CALLBACK (on_emoji_picked), self);
+  gtk_menu_button_set_popover (button, chooser);
+}
+
 static gboolean
 on_key_pressed (NatterComposer        *self,
                 guint                  keyval,
@@ -246,7 +262,6 @@ natter_composer_class_init (NatterComposerClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterComposer, placeholder);
   gtk_widget_class_bind_template_child (widget_class, NatterComposer, emoji_button);
   gtk_widget_class_bind_template_child (widget_class, NatterComposer, send_button);
-  gtk_widget_class_bind_template_callback (widget_class, on_emoji_picked);
 
   gtk_widget_class_install_action (widget_class, "composer.send", NULL, send_action);
   gtk_widget_class_install_action (widget_class, "composer.attach", NULL, attach_action);
@@ -273,6 +288,8 @@ natter_composer_init (NatterComposer *self)
   g_signal_connect_swapped (get_buffer (self), "insert-text", G_CALLBACK (on_insert_text), self);
   g_signal_connect_swapped (get_buffer (self), "changed", G_CALLBACK (on_buffer_changed), self);
 
+  gtk_menu_button_set_create_popup_func (GTK_MENU_BUTTON (self->emoji_button),
+                                         create_emoji_chooser, self, NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "composer.attach", FALSE);
   on_buffer_changed (self);
 }

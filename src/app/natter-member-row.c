@@ -3,13 +3,14 @@
 #include <glib/gi18n.h>
 
 #include "natter-member-row.h"
+#include "natter-text.h"
 
 struct _NatterMemberRow
 {
   GtkWidget     parent_instance;
 
   GtkWidget    *box;
-  AdwAvatar    *avatar;
+  GtkLabel     *avatar;
   GtkWidget    *presence;
   GtkLabel     *name_label;
   GtkWidget    *message_button;
@@ -65,7 +66,7 @@ natter_member_row_set_member (NatterMemberRow *self,
 
       g_signal_connect_object (member, "notify::online", G_CALLBACK (update_presence), self, G_CONNECT_SWAPPED);
       gtk_label_set_label (self->name_label, user);
-      adw_avatar_set_text (self->avatar, user);
+      natter_text_apply_avatar (self->avatar, user);
       gtk_widget_set_tooltip_text (self->message_button, tooltip);
       gtk_widget_set_visible (self->message_button, g_strcmp0 (user, me) != 0);
     }

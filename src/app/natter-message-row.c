@@ -18,7 +18,7 @@ struct _NatterMessageRow
   GtkLabel      *day_label;
   GtkWidget     *message_box;
   GtkWidget     *avatar_column;
-  AdwAvatar     *avatar;
+  GtkLabel      *avatar;
   GtkWidget     *header_box;
   GtkLabel      *sender_label;
   GtkLabel      *time_label;
@@ -151,7 +151,7 @@ update_content (NatterMessageRow *self)
   const char *file_name = natter_message_get_file_name (self->message);
 
   gtk_label_set_label (self->sender_label, from);
-  adw_avatar_set_text (self->avatar, from);
+  natter_text_apply_avatar (self->avatar, from);
   gtk_label_set_markup (self->text_label, markup);
   gtk_widget_set_visible (GTK_WIDGET (self->text_label), text != NULL && text[0] != '\0');
 

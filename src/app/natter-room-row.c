@@ -4,13 +4,14 @@
 #include <glib/gi18n.h>
 
 #include "natter-room-row.h"
+#include "natter-text.h"
 
 struct _NatterRoomRow
 {
   GtkWidget   parent_instance;
 
   GtkWidget  *box;
-  AdwAvatar  *avatar;
+  GtkLabel   *avatar;
   GtkLabel   *name_label;
   GtkLabel   *badge;
 
@@ -94,6 +95,7 @@ natter_room_row_set_room (NatterRoomRow *self,
   g_set_object (&self->room, room);
   if (room != NULL)
     {
+      natter_text_apply_avatar (self->avatar, natter_room_get_display_name (room));
       g_signal_connect_object (room, "notify::unread", G_CALLBACK (update_badge), self, G_CONNECT_SWAPPED);
       g_signal_connect_object (room, "notify::mentions", G_CALLBACK (update_badge), self, G_CONNECT_SWAPPED);
       gtk_accessible_update_property (GTK_ACCESSIBLE (self),

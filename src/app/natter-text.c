@@ -131,3 +131,26 @@ natter_text_fuzzy_score (const char *needle,
 
   return *np == '\0' ? score : 0;
 }
+
+void
+natter_text_apply_avatar (GtkLabel   *label,
+                          const char *name)
+{
+  static const char *colors[] = { "avatar-blue", "avatar-cyan", "avatar-green", "avatar-yellow",
+                                  "avatar-orange", "avatar-red", "avatar-purple", "avatar-brown" };
+  const char *p = name != NULL ? name : "";
+  char initial[8] = { 0 };
+  gunichar c;
+
+  /* "@alice+bob" and "#room" show the first letter, not the sigil. */
+  while (*p != '\0' && !g_unichar_isalnum (g_utf8_get_char (p)))
+    p = g_utf8_next_char (p);
+  c = *p != '\0' ? g_unichar_toupper (g_utf8_get_char (p)) : '?';
+  g_unichar_to_utf8 (c, initial);
+
+  gtk_label_set_label (label, initial);
+  for (guint i = 0; i < G_N_ELEMENTS (colors); i++)
+    gtk_widget_remove_css_class (GTK_WIDGET (label), colors[i]);
+  gtk_widget_add_css_class (GTK_WIDGET (label), "avatar");
+  gtk_widget_add_css_class (GTK_WIDGET (label), colors[g_str_hash (name != NULL ? name : "") % G_N_ELEMENTS (colors)]);
+}

@@ -1,0 +1,294 @@
+/* natter-app-bench.c: measures the app's start and room opening against a
+ * filled cache (issue 4's performance targets). Not part of `meson test`.
+ *
+ *   natter-app-bench [--rooms 50] [--messages 100000]
+ *
+ * Fills a cache (not timed), then runs itself again with --measure so that
+ * "from process start" means a fresh process: it shows the real window with
+ * the cached rooms (the server is unreachable: nothing comes from the
+ * network), reports the first frame, then opens the room holding all the
+ * messages and reports the frame that shows it, and the RSS after it. Run it
+ * under X or Wayland (e.g. xvfb-run). */
+
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <time.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "natter-app-private.h"
+#include "natter-application.h"
+#include "natter-client-private.h"
+
+#define BIG_ROOM "big-room"
+
+static gint64 process_start_us;
+static gint64 first_frame_us;
+static gint64 open_start_us;
+static gint64 open_frame_us;
+static NatterWindow *window;
+
+/* Microseconds on CLOCK_BOOTTIME, the clock /proc/self/stat counts from. */
+static gint64
+boottime_us (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_BOOTTIME, &ts);
+  return (gint64) ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
+}
+
+static gint64
+read_process_start_us (void)
+{
+  g_autofree char *stat = NULL;
+  g_auto(GStrv) fields = NULL;
+  const char *after_name;
+
+  if (!g_file_get_contents ("/proc/self/stat", &stat, NULL, NULL))
+    return boottime_us ();
+  /* Field 22 (starttime), counted after the parenthesised command name. */
+  after_name = strrchr (stat, ')');
+  fields = g_strsplit (after_name + 2, " ", -1);
+  return g_ascii_strtoll (fields[19], NULL, 10) * G_USEC_PER_SEC / sysconf (_SC_CLK_TCK);
+}
+
+/* CPU time of this process so far, in ms: on a loaded machine the wall
+ * clock says more about the neighbours than about the app. */
+static double
+cpu_ms (void)
+{
+  struct rusage usage;
+
+  getrusage (RUSAGE_SELF, &usage);
+  return usage.ru_utime.tv_sec * 1000.0 + usage.ru_utime.tv_usec / 1000.0 +
+         usage.ru_stime.tv_sec * 1000.0 + usage.ru_stime.tv_usec / 1000.0;
+}
+
+static double first_frame_cpu_ms, open_cpu_start_ms, open_cpu_ms;
+
+static long
+rss_kib (void)
+{
+  g_autofree char *status = NULL;
+  const char *line;
+
+  if (!g_file_get_contents ("/proc/self/status", &status, NULL, NULL))
+    return -1;
+  line = strstr (status, "VmRSS:");
+  return line != NULL ? strtol (line + 6, NULL, 10) : -1;
+}
+
+static void
+fill_cache (const char *path,
+            guint       n_rooms,
+            guint       n_messages)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterCache) cache = natter_cache_open (path, &error);
+  gint64 now = g_get_real_time () / 1000;
+  const char *senders[] = { "alice", "bob", "chen", "dana", "bench" };
+  guint small_count = g_getenv ("NATTER_BENCH_SMALL") ? atoi (g_getenv ("NATTER_BENCH_SMALL")) : 40;
+
+  g_assert_no_error (error);
+
+  for (guint r = 0; r < n_rooms; r++)
+    {
+      g_autofree char *name = r == n_rooms - 1 ? g_strdup (BIG_ROOM) : g_strdup_printf ("room-%02u", r);
+      g_autofree char *topic = g_strdup_printf ("Topic of %s", name);
+      guint count = r == n_rooms - 1 ? n_messages : small_count;
+      /* The big room is the oldest, so the window starts on a small one. */
+      gint64 newest = now - (gint64) r * 60000 - (r == n_rooms - 1 ? 3600000 : 0);
+
+      natter_cache_put_room (cache, name, topic, TRUE, count, 5);
+      for (guint start = 0; start < count; start += 5000)
+        {
+          g_autoptr(GPtrArray) batch = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_chat_message_free);
+          guint n;
+
+          for (guint i = start; i < MIN (count, start + 5000); i++)
+            {
+              NatterChatMessage *message = natter_chat_message_new ();
+
+              message->room = g_strdup (name);
+              message->seq = i + 1;
+              message->ts = newest - (gint64) (count - i) * 30000;
+              message->from = g_strdup (senders[i % G_N_ELEMENTS (senders)]);
+              message->cid = g_uuid_string_random ();
+              message->text = g_strdup_printf ("Message %u of %s: a line of text about the weather, "
+                                               "the build and https://example.org/%u", i + 1, name, i);
+              g_ptr_array_add (batch, message);
+            }
+          natter_cache_insert_messages (cache, batch, "bench", &n, &error);
+          g_assert_no_error (error);
+        }
+      natter_cache_set_synced_seq (cache, name, count);
+      natter_cache_set_read_seq (cache, name, count);
+    }
+}
+
+static void
+after_paint (GdkFrameClock *clock,
+             gpointer       user_data)
+{
+  if (first_frame_us == 0)
+    {
+      first_frame_us = boottime_us ();
+      first_frame_cpu_ms = cpu_ms ();
+      /* Open the big room on the next main loop turn, as a click would. */
+      open_start_us = -1;
+      return;
+    }
+  if (open_start_us > 0 && open_frame_us == 0)
+    {
+      open_frame_us = boottime_us ();
+      open_cpu_ms = cpu_ms () - open_cpu_start_ms;
+    }
+}
+
+/* NATTER_BENCH_STEPS=1 prints where the time before the first frame goes. */
+static void
+step (const char *what,
+      gint64      main_us)
+{
+  if (g_getenv ("NATTER_BENCH_STEPS") != NULL)
+    g_printerr ("%s: %.1f ms from main, %.1f ms CPU\n", what,
+                (boottime_us () - main_us) / 1000.0, cpu_ms ());
+}
+
+static char *
+load_average (void)
+{
+  static char text[128];
+  g_autofree char *contents = NULL;
+
+  if (!g_file_get_contents ("/proc/loadavg", &contents, NULL, NULL))
+    return (char *) "?\n";
+  g_strlcpy (text, contents, sizeof text);
+  return text;
+}
+
+static int
+measure (const char *cache_path)
+{
+  g_autoptr(NatterApplication) app = NULL;
+  g_autoptr(NatterSession) session = NULL;
+  g_autoptr(GError) error = NULL;
+  GdkFrameClock *clock;
+  gint64 main_us = boottime_us ();
+  long rss_before, rss_after;
+
+  gtk_init ();
+  app = natter_application_new (NULL);
+  g_application_set_flags (G_APPLICATION (app), G_APPLICATION_NON_UNIQUE);
+  g_application_set_application_id (G_APPLICATION (app), "io.github.natter.Natter.Bench");
+  if (!g_application_register (G_APPLICATION (app), NULL, &error))
+    g_error ("%s", error->message);
+
+  /* Port 9 (discard) is closed: everything shown comes from the cache. A
+   * token makes the session try to connect instead of signing out. */
+  session = natter_session_new_full ("http://127.0.0.1:9", "bench", NATTER_TOKEN_STORE_MEMORY, cache_path);
+  _natter_session_set_token (session, "bench");
+  natter_application_set_session (app, session);
+  step ("session started", main_us);
+
+  window = natter_window_new (app);
+  step ("window built", main_us);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1100, 760);
+  gtk_widget_realize (GTK_WIDGET (window));
+  clock = gtk_widget_get_frame_clock (GTK_WIDGET (window));
+  g_signal_connect (clock, "after-paint", G_CALLBACK (after_paint), NULL);
+  gtk_window_present (GTK_WINDOW (window));
+  step ("window presented", main_us);
+
+  while (first_frame_us == 0)
+    g_main_context_iteration (NULL, TRUE);
+  /* Let the first room settle before measuring the switch. */
+  for (int i = 0; i < 10; i++)
+    g_main_context_iteration (NULL, FALSE);
+
+  rss_before = rss_kib ();
+  open_cpu_start_ms = cpu_ms ();
+  open_start_us = boottime_us ();
+  if (!natter_window_open_room (window, BIG_ROOM))
+    g_error ("no room %s in the cache", BIG_ROOM);
+  while (open_frame_us == 0)
+    g_main_context_iteration (NULL, TRUE);
+  rss_after = rss_kib ();
+
+  g_print ("load average:                 %s", load_average ());
+  g_print ("rooms in the list:            %u\n",
+           g_list_model_get_n_items (natter_session_get_rooms (session)));
+  g_print ("first frame:                  %.1f ms from process start (%.1f ms from main), %.1f ms CPU\n",
+           (first_frame_us - process_start_us) / 1000.0, (first_frame_us - main_us) / 1000.0,
+           first_frame_cpu_ms);
+  g_print ("open the %s room:        %.1f ms to its first frame, %.1f ms CPU (%u messages in the model)\n",
+           BIG_ROOM, (open_frame_us - open_start_us) / 1000.0, open_cpu_ms,
+           g_list_model_get_n_items (G_LIST_MODEL (natter_room_get_timeline (natter_window_get_room (window)))));
+  g_print ("RSS:                          %.1f MiB before opening, %.1f MiB after\n",
+           rss_before / 1024.0, rss_after / 1024.0);
+
+  natter_application_set_session (app, NULL);
+  gtk_window_destroy (GTK_WINDOW (window));
+  return 0;
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *measure_path = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *cache_path = NULL;
+  g_autofree char *self = NULL;
+  int rooms = 50, messages = 100000, status = 0;
+  const GOptionEntry entries[] = {
+    { "rooms", 0, 0, G_OPTION_ARG_INT, &rooms, "Cached rooms (default 50)", "N" },
+    { "messages", 0, 0, G_OPTION_ARG_INT, &messages, "Messages in the big room (default 100000)", "N" },
+    { "measure", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &measure_path, NULL, NULL },
+    { NULL }
+  };
+
+  process_start_us = read_process_start_us ();
+
+  context = g_option_context_new (NULL);
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("natter-app-bench: %s\n", error->message);
+      return 2;
+    }
+  if (measure_path != NULL)
+    return measure (measure_path);
+
+  dir = g_dir_make_tmp ("natter-app-bench-XXXXXX", &error);
+  g_assert_no_error (error);
+  cache_path = g_build_filename (dir, "cache.db", NULL);
+  g_print ("filling %s: %d rooms, %d messages in %s\n", cache_path, rooms, messages, BIG_ROOM);
+  fill_cache (cache_path, MAX (rooms, 1), MAX (messages, 0));
+
+  self = g_file_read_link ("/proc/self/exe", NULL);
+  {
+    const char *child_argv[] = { self, "--measure", cache_path, NULL };
+    if (!g_spawn_sync (NULL, (char **) child_argv, NULL, G_SPAWN_CHILD_INHERITS_STDIN,
+                       NULL, NULL, NULL, NULL, &status, &error))
+      g_error ("%s", error->message);
+  }
+
+  if (g_getenv ("NATTER_BENCH_KEEP") != NULL)
+    {
+      g_print ("kept %s\n", cache_path);
+      return 0;
+    }
+  g_unlink (cache_path);
+  {
+    g_autofree char *wal = g_strconcat (cache_path, "-wal", NULL);
+    g_autofree char *shm = g_strconcat (cache_path, "-shm", NULL);
+    g_unlink (wal);
+    g_unlink (shm);
+  }
+  g_rmdir (dir);
+  return g_spawn_check_wait_status (status, NULL) ? 0 : 1;
+}
