@@ -79,6 +79,8 @@ NatterTestProxy  *natter_test_proxy_new       (guint            port);
 guint             natter_test_proxy_get_port  (NatterTestProxy *proxy);
 void              natter_test_proxy_blackhole (NatterTestProxy *proxy);
 guint             natter_test_proxy_get_n_links (NatterTestProxy *proxy);
+/* Closes every link open now (the peers see the connection end). */
+void              natter_test_proxy_cut       (NatterTestProxy *proxy);
 void              natter_test_proxy_free      (NatterTestProxy *proxy);
 
 G_END_DECLS

@@ -586,12 +586,161 @@ test_catch_up_after_restart (Fixture       *f,
   natter_session_stop (bob);
 }
 
+/* A GNetworkMonitor the test controls: installed as the default before
+ * anything asks for one, so "network-changed" can be emitted at will. */
+typedef struct { GObject parent_instance; } FakeMonitor;
+typedef struct { GObjectClass parent_class; } FakeMonitorClass;
+
+static void fake_monitor_iface_init (GNetworkMonitorInterface *iface) { }
+static gboolean fake_monitor_init_sync (GInitable *initable, GCancellable *c, GError **e) { return TRUE; }
+static void fake_initable_iface_init (GInitableIface *iface) { iface->init = fake_monitor_init_sync; }
+
+static GType fake_monitor_get_type (void);
+G_DEFINE_TYPE_WITH_CODE (FakeMonitor, fake_monitor, G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, fake_initable_iface_init)
+                         G_IMPLEMENT_INTERFACE (G_TYPE_NETWORK_MONITOR, fake_monitor_iface_init))
+
+enum { FAKE_PROP_0, FAKE_PROP_AVAILABLE, FAKE_PROP_METERED, FAKE_PROP_CONNECTIVITY };
+
+static void
+fake_monitor_get_property (GObject    *object,
+                           guint       prop_id,
+                           GValue     *value,
+                           GParamSpec *pspec)
+{
+  switch (prop_id)
+    {
+    case FAKE_PROP_AVAILABLE: g_value_set_boolean (value, TRUE); break;
+    case FAKE_PROP_METERED: g_value_set_boolean (value, FALSE); break;
+    case FAKE_PROP_CONNECTIVITY: g_value_set_enum (value, G_NETWORK_CONNECTIVITY_FULL); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+fake_monitor_class_init (FakeMonitorClass *klass)
+{
+  G_OBJECT_CLASS (klass)->get_property = fake_monitor_get_property;
+  g_object_class_override_property (G_OBJECT_CLASS (klass), FAKE_PROP_AVAILABLE, "network-available");
+  g_object_class_override_property (G_OBJECT_CLASS (klass), FAKE_PROP_METERED, "network-metered");
+  g_object_class_override_property (G_OBJECT_CLASS (klass), FAKE_PROP_CONNECTIVITY, "connectivity");
+}
+
+static void
+fake_monitor_init (FakeMonitor *self)
+{
+}
+
+static void
+name_acquired (GDBusConnection *connection,
+               const char      *name,
+               gpointer         user_data)
+{
+  *(gboolean *) user_data = TRUE;
+}
+
+/* The wait is skipped when the network comes back or the machine wakes:
+ * with a fake timer that never fires, only those can reconnect. */
+static void
+test_network_and_resume (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(GSubprocess) daemon = NULL;
+  g_autoptr(GDataInputStream) daemon_out = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autofree char *address = NULL;
+  g_autofree char *dbus_daemon = g_find_program_in_path ("dbus-daemon");
+  gboolean owned = FALSE;
+  NatterTestProxy *proxy;
+  g_autofree char *via = NULL;
+  g_autoptr(GDBusConnection) login1 = NULL;
+  g_autoptr(NatterSession) alice = NULL;
+  g_autoptr(GError) error = NULL;
+  FakeTimer timer = { g_array_new (FALSE, FALSE, sizeof (guint)), NULL, NULL, 0, 0 };
+  GNetworkMonitor *monitor = g_network_monitor_get_default ();
+
+  g_assert_true (G_TYPE_CHECK_INSTANCE_TYPE (monitor, fake_monitor_get_type ()));
+
+  if (dbus_daemon == NULL)
+    {
+      g_test_skip ("dbus-daemon missing");
+      return;
+    }
+
+  /* A private bus stands in for the system bus, with us as logind. */
+  daemon = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, dbus_daemon,
+                             "--session", "--nofork", "--print-address=1", NULL);
+  g_assert_no_error (error);
+  daemon_out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (daemon));
+  g_data_input_stream_read_line_async (daemon_out, G_PRIORITY_DEFAULT, NULL, store_result, &result);
+  natter_test_wait_until (result != NULL, 10000);
+  address = g_data_input_stream_read_line_finish_utf8 (daemon_out, result, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (address);
+  g_setenv ("DBUS_SYSTEM_BUS_ADDRESS", address, TRUE);
+  g_unsetenv ("NATTER_NO_SYSTEM_BUS");
+  login1 = g_dbus_connection_new_for_address_sync (address,
+                                                   G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                                   G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                                   NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_bus_own_name_on_connection (login1, "org.freedesktop.login1", G_BUS_NAME_OWNER_FLAGS_NONE,
+                                name_acquired, NULL, &owned, NULL);
+  natter_test_wait_until (owned, 5000);
+
+  proxy = natter_test_proxy_new (f->ts->port);
+  via = g_strdup_printf ("http://127.0.0.1:%u", natter_test_proxy_get_port (proxy));
+  alice = natter_test_session_new (via, "alice", NULL, FALSE);
+  _natter_session_set_timer (alice, fake_add, fake_remove, &timer);
+
+  /* The link breaks; the session waits; the network "comes back". */
+  natter_test_proxy_cut (proxy);
+  natter_test_wait_until (timer.pending != 0, 5000);
+  g_signal_emit_by_name (monitor, "network-changed", TRUE);
+  natter_test_wait_until (natter_session_get_state (alice) == NATTER_SESSION_STATE_ONLINE, 5000);
+  g_assert_cmpuint (timer.pending, ==, 0);
+
+  /* Broken again; then logind says the machine woke up. */
+  natter_test_proxy_cut (proxy);
+  natter_test_wait_until (timer.pending != 0, 5000);
+  /* The session subscribes asynchronously: say it until it is heard. */
+  for (guint i = 0; natter_session_get_state (alice) == NATTER_SESSION_STATE_WAITING_TO_RETRY; i++)
+    {
+      gint64 until = g_get_monotonic_time () + 200 * 1000;
+
+      g_assert_cmpuint (i, <, 50);
+      g_dbus_connection_emit_signal (login1, NULL, "/org/freedesktop/login1",
+                                     "org.freedesktop.login1.Manager", "PrepareForSleep",
+                                     g_variant_new ("(b)", FALSE), &error);
+      g_assert_no_error (error);
+      natter_test_wait_until (natter_session_get_state (alice) != NATTER_SESSION_STATE_WAITING_TO_RETRY ||
+                              g_get_monotonic_time () > until, 1000);
+    }
+  natter_test_wait_until (natter_session_get_state (alice) == NATTER_SESSION_STATE_ONLINE, 5000);
+  g_assert_cmpuint (timer.pending, ==, 0);
+  g_assert_cmpuint (timer.delays->len, ==, 2);
+
+  natter_session_stop (alice);
+  g_clear_object (&alice);
+  g_clear_object (&login1);
+  natter_test_proxy_free (proxy);
+  g_subprocess_force_exit (daemon);
+  g_unsetenv ("DBUS_SYSTEM_BUS_ADDRESS");
+  g_setenv ("NATTER_NO_SYSTEM_BUS", "1", TRUE);
+  g_array_unref (timer.delays);
+}
+
 int
 main (int   argc,
       char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
   g_setenv ("NATTER_NO_SYSTEM_BUS", "1", TRUE);
+  /* Asking for any GIO default registers the extension points (and picks
+   * no network monitor yet). */
+  g_vfs_get_default ();
+  g_io_extension_point_implement (G_NETWORK_MONITOR_EXTENSION_POINT_NAME,
+                                  fake_monitor_get_type (), "natter-test-fake", 10000);
 
   g_test_add ("/client/session/basic", Fixture, NULL, setup, test_basic, teardown);
   g_test_add ("/client/session/sign-in-errors", Fixture, NULL, setup, test_sign_in_errors, teardown);
@@ -601,5 +750,6 @@ main (int   argc,
   g_test_add ("/client/session/catch-up", Fixture, NULL, setup, test_catch_up_after_restart, teardown);
   g_test_add ("/client/session/server-restart", Fixture, NULL, setup, test_server_restart_exactly_once, teardown);
   g_test_add ("/client/session/blackhole", Fixture, NULL, setup_fast_ping, test_blackhole_heartbeat, teardown);
+  g_test_add ("/client/session/network-and-resume", Fixture, NULL, setup, test_network_and_resume, teardown);
   return g_test_run ();
 }
