@@ -47,7 +47,7 @@ SCENARIOS = {
     # One room of 1,000 members, 100-byte messages, rising rate (steps of
     # about x1.4) until p99 passes 100 ms (4 s per step).
     'fanout': dict(args=['--connect-concurrency', '8', '-n', '1000', '-u', '1000', '-k', '1000',
-                         '--rates', '25,35,50,70,100,140,200,280,400,560,800,1120,1600',
+                         '--rates', '5,10,15,20,25,35,50,70,100,140,200,280,400,560,800,1120,1600',
                          '--step-seconds', '4', '--drain-seconds', '5',
                          '--p99-stop-ms', '100'], timeout=900),
     # 5,000 connections in 1,000 rooms of 5, each member sending 1 message/s
@@ -86,11 +86,15 @@ AUTOGROUP_NICE = '-15'
 
 
 def prioritize(pid):
+    """Called once the process runs in its own session (Popen returns after
+    the child's setsid and exec), so this touches only its autogroup."""
     try:
         with open(f'/proc/{pid}/autogroup', 'w') as f:
             f.write(AUTOGROUP_NICE)
-    except OSError:
-        pass
+        with open(f'/proc/{pid}/autogroup') as f:
+            log(f'  pid {pid}: {f.read().strip()}')
+    except OSError as e:
+        log(f'  pid {pid}: no autogroup priority ({e})')
 
 
 def log(msg):
@@ -143,8 +147,8 @@ class Server:
         else:
             cmd = ['node', os.path.join(HERE, 'reference', 'server.js'),
                    '--host', '127.0.0.1', '--port', str(self.port)]
-        self.proc = subprocess.Popen((['setsid', 'taskset', '-c', '0'] if pin else []) + cmd,
-                                     stdout=logf, stderr=logf)
+        self.proc = subprocess.Popen((['taskset', '-c', '0'] if pin else []) + cmd,
+                                     stdout=logf, stderr=logf, start_new_session=pin)
         if pin:
             prioritize(self.proc.pid)
         wait_healthy(self.port, self.proc)
@@ -162,12 +166,13 @@ class Server:
 
 
 def run_load(build, port, pid, args, timeout, tokens=None, prefix=PREFIX, pin=True):
-    cmd = (['setsid', 'taskset', '-c', '1'] if pin else []) + [os.path.join(build, 'bench', 'natter-load'),
+    cmd = (['taskset', '-c', '1'] if pin else []) + [os.path.join(build, 'bench', 'natter-load'),
            '--port', str(port), '--server-pid', str(pid), '--prefix', prefix] + args
     if tokens:
         cmd += ['--tokens', tokens]
     log('  $ ' + ' '.join(cmd))
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=pin)
     if pin:
         prioritize(p.pid)
     try:
