@@ -45,6 +45,7 @@ typedef struct
   GDataInputStream *input;
   NatterRoom     *room;
   GHashTable     *ours;       /* NatterMessage set */
+  GPtrArray      *history;    /* NatterMessage, oldest first */
   /* upload, download */
   NatterTransfer *transfer;
   gint64          shown_at;   /* when progress was last printed */
@@ -325,6 +326,7 @@ history_page (GObject      *object,
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) page = NULL;
   gboolean more = FALSE;
+  guint wanted = opt_limit > 0 ? (guint) opt_limit : 50;
 
   page = natter_session_history_finish (cli->session, result, &more, &error);
   if (page == NULL)
@@ -332,8 +334,22 @@ history_page (GObject      *object,
       fail_with_error (cli, error);
       return;
     }
-  for (guint i = 0; i < page->len; i++)
-    print_message_json (g_ptr_array_index (page, i));
+
+  /* Pages come newest first; keep them, oldest page in front. */
+  g_ptr_array_extend_and_steal (page, g_steal_pointer (&cli->history));
+  cli->history = g_steal_pointer (&page);
+
+  if (more && cli->history->len > 0 && cli->history->len < wanted)
+    {
+      guint left = wanted - cli->history->len;
+
+      natter_session_history_async (cli->session, cli->args[0],
+                                    natter_message_get_seq (g_ptr_array_index (cli->history, 0)), 0,
+                                    MIN (left, NATTER_CHAT_MAX_HISTORY_LIMIT), NULL, history_page, cli);
+      return;
+    }
+  for (guint i = 0; i < cli->history->len; i++)
+    print_message_json (g_ptr_array_index (cli->history, i));
   finish (cli, EXIT_OK);
 }
 
@@ -623,8 +639,12 @@ run_command (Cli *cli)
         natter_session_leave_async (cli->session, cli->room, NULL, left, cli);
     }
   else if (g_str_equal (cmd, "history"))
-    natter_session_history_async (cli->session, cli->args[0], 0, 0,
-                                  opt_limit > 0 ? (guint) opt_limit : 50, NULL, history_page, cli);
+    {
+      cli->history = g_ptr_array_new_with_free_func (g_object_unref);
+      natter_session_history_async (cli->session, cli->args[0], 0, 0,
+                                    MIN (opt_limit > 0 ? (guint) opt_limit : 50, NATTER_CHAT_MAX_HISTORY_LIMIT),
+                                    NULL, history_page, cli);
+    }
   else if (g_str_equal (cmd, "send"))
     {
       if (need_joined_room (cli, cli->args[0]))
@@ -750,7 +770,8 @@ usage_error (const char *format,
   va_start (args, format);
   message = g_strdup_vprintf (format, args);
   va_end (args);
-  g_printerr ("natter-cli: %s (see natter-cli --help)\n", message);
+  g_printerr ("natter-cli: ");
+  g_printerr (_("%s (see natter-cli --help)\n"), message);
   return EXIT_USAGE;
 }
 
@@ -788,14 +809,16 @@ main (int   argc,
     _("Commands:\n"
       "  login USER            sign in and keep the token in the Secret Service\n"
       "  register USER         create an account (and sign in)\n"
-      "  rooms                 list public rooms and yours\n"
+      "  rooms                 list public rooms and yours: name, members,\n"
+      "                        joined or -, topic (tab-separated)\n"
       "  join ROOM             join a room (--create [--topic TEXT] to make it)\n"
       "  leave ROOM            leave a room\n"
       "  send ROOM [TEXT]      send TEXT, or each line of the standard input;\n"
       "                        exits once every message is acknowledged\n"
       "  listen ROOM…          print each new message as a JSON line, until\n"
       "                        interrupted; keeps going through reconnects\n"
-      "  history ROOM          print the newest messages (--limit N, ≤ 200)\n"
+      "  history ROOM          print the newest messages, oldest first, as JSON\n"
+      "                        lines (--limit N, default 50)\n"
       "  dm USER TEXT          send a direct message\n"
       "  upload ROOM FILE      send a file to a room (resumes if cut); prints\n"
       "                        its id, and progress on a terminal\n"
@@ -833,8 +856,8 @@ main (int   argc,
     return usage_error (_("unknown command “%s”"), cmd);
   if (opt_limit != -1 && !g_str_equal (cmd, "history"))
     return usage_error ("%s", _("--limit only goes with history"));
-  if (opt_limit != -1 && (opt_limit < 1 || opt_limit > NATTER_CHAT_MAX_HISTORY_LIMIT))
-    return usage_error (_("--limit must be between 1 and %d"), NATTER_CHAT_MAX_HISTORY_LIMIT);
+  if (opt_limit != -1 && (opt_limit < 1 || opt_limit > 100000))
+    return usage_error (_("--limit must be between 1 and %d"), 100000);
   if ((opt_create || opt_topic != NULL) && !g_str_equal (cmd, "join"))
     return usage_error ("%s", _("--create and --topic only go with join"));
   if (opt_topic != NULL && !opt_create)
@@ -905,6 +928,7 @@ main (int   argc,
 
   natter_session_stop (session);
   g_clear_pointer (&cli.ours, g_hash_table_unref);
+  g_clear_pointer (&cli.history, g_ptr_array_unref);
   g_clear_object (&cli.transfer);
   g_clear_object (&cli.input);
   if (password != NULL)

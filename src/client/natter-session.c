@@ -376,6 +376,10 @@ system_bus_cb (GObject      *object,
       return;
     }
 
+  /* g_bus_get() hands out the shared connection with exit-on-close set:
+   * a library must never make its application exit (raise SIGTERM) just
+   * because the system bus went away. */
+  g_dbus_connection_set_exit_on_close (bus, FALSE);
   self = NATTER_SESSION (user_data);
   self->system_bus = bus;
   self->sleep_subscription =

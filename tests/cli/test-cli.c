@@ -368,6 +368,78 @@ test_listen_through_restart (Fixture       *f,
   g_ptr_array_unref (r.lines);
 }
 
+/* natter-cli send exits only when every line is acknowledged, even when
+ * the server restarts in the middle; each line is stored exactly once. */
+static void
+test_send_through_restart (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) sender = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) batch = g_string_new (NULL);
+  g_autofree char *out = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autoptr(NatterSession) bob = NULL;
+  NatterTimeline *timeline;
+  GOutputStream *in;
+  const char *url = f->ts->url;
+
+  g_assert_cmpint (run_cli (f, "pass-alice", NULL, NULL, NULL, "--server", url, "register", "alice", NULL), ==, 0);
+  g_assert_cmpint (run_cli (f, "pass-alice", NULL, NULL, NULL, "--server", url, "--user", "alice",
+                            "join", "--create", "ops", NULL), ==, 0);
+
+  /* Bob watches from here, through the library. */
+  g_assert_cmpint (run_cli (f, "secret-password", NULL, NULL, NULL, "--server", url, "register", "bob", NULL), ==, 0);
+  bob = natter_test_session_new (url, "bob", NULL, TRUE);
+  timeline = natter_room_get_timeline (natter_test_join (bob, "ops"));
+
+  launcher = launcher_for (f, "pass-alice", G_SUBPROCESS_FLAGS_STDIN_PIPE);
+  sender = g_subprocess_launcher_spawn (launcher, &error, f->cli, "--server", url,
+                                        "--user", "alice", "send", "ops", NULL);
+  g_assert_no_error (error);
+  in = g_subprocess_get_stdin_pipe (sender);
+
+  for (guint i = 0; i < 120; i++)
+    g_string_append_printf (batch, "m%03u\n", i);
+  g_assert_true (g_output_stream_write_all (in, batch->str, batch->len, NULL, NULL, &error));
+  g_assert_no_error (error);
+  /* Once the server has stored some, pull the rug. */
+  natter_test_wait_until (g_list_model_get_n_items (G_LIST_MODEL (timeline)) >= 20, 30000);
+  g_test_message ("restarting with %u of 120 stored",
+                  g_list_model_get_n_items (G_LIST_MODEL (timeline)));
+  natter_test_server_restart (f->ts);
+
+  g_string_truncate (batch, 0);
+  for (guint i = 120; i < 250; i++)
+    g_string_append_printf (batch, "m%03u\n", i);
+  g_assert_true (g_output_stream_write_all (in, batch->str, batch->len, NULL, NULL, &error));
+  g_assert_true (g_output_stream_close (in, NULL, &error));
+
+  g_subprocess_wait_async (sender, NULL, store_result, &result);
+  natter_test_wait_until (result != NULL, 60000);
+  g_assert_true (g_subprocess_wait_finish (sender, result, &error));
+  g_assert_true (g_subprocess_get_if_exited (sender));
+  g_assert_cmpint (g_subprocess_get_exit_status (sender), ==, 0);
+
+  /* More than one page of history, oldest first. */
+  g_assert_cmpint (run_cli (f, "pass-alice", NULL, &out, NULL, "--server", url, "--user", "alice",
+                            "history", "ops", "--limit", "1000", NULL), ==, 0);
+  lines = g_strsplit (out, "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, 251);
+  for (guint i = 0; i < 250; i++)
+    {
+      g_autofree char *want = g_strdup_printf ("\"seq\":%u,", i + 1);
+      g_autofree char *text = g_strdup_printf ("\"text\":\"m%03u\"", i);
+
+      g_assert_nonnull (strstr (lines[i], want));
+      g_assert_nonnull (strstr (lines[i], text));
+    }
+  natter_test_wait_until (g_list_model_get_n_items (G_LIST_MODEL (timeline)) == 250, 10000);
+  natter_session_stop (bob);
+}
+
 /* The real token path: natter-cli login keeps the token in a Secret
  * Service (gnome-keyring on a private session bus) and a later run without
  * NATTER_PASSWORD uses it. Skipped where those programs are missing. */
@@ -496,6 +568,7 @@ main (int   argc,
   g_test_add ("/cli/end-to-end", Fixture, NULL, setup, test_end_to_end, teardown);
   g_test_add ("/cli/listen-restart", Fixture, NULL, setup, test_listen_through_restart, teardown);
   g_test_add ("/cli/files", Fixture, NULL, setup, test_files, teardown);
+  g_test_add ("/cli/send-through-restart", Fixture, NULL, setup, test_send_through_restart, teardown);
   g_test_add ("/cli/secret-service", Fixture, NULL, setup, test_secret_service, teardown);
   return g_test_run ();
 }

@@ -2,6 +2,11 @@
  * in one process: sign-in, rooms, messages, typing, presence, history
  * paging, and the exactly-once guarantee across a server restart and
  * across a link that goes silent so that only the heartbeat notices. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+
 #include "natter-client-private.h"
 #include "natter-test-util.h"
 
@@ -632,6 +637,12 @@ fake_monitor_init (FakeMonitor *self)
 }
 
 static void
+new_session (gpointer data)
+{
+  setsid ();
+}
+
+static void
 name_acquired (GDBusConnection *connection,
                const char      *name,
                gpointer         user_data)
@@ -668,8 +679,14 @@ test_network_and_resume (Fixture       *f,
     }
 
   /* A private bus stands in for the system bus, with us as logind. */
-  daemon = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, dbus_daemon,
-                             "--session", "--nofork", "--print-address=1", NULL);
+  {
+    g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+
+    /* Its own session: a signal it sends its process group stays there. */
+    g_subprocess_launcher_set_child_setup (launcher, new_session, NULL, NULL);
+    daemon = g_subprocess_launcher_spawn (launcher, &error, dbus_daemon,
+                                          "--session", "--nofork", "--print-address=1", NULL);
+  }
   g_assert_no_error (error);
   daemon_out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (daemon));
   g_data_input_stream_read_line_async (daemon_out, G_PRIORITY_DEFAULT, NULL, store_result, &result);
@@ -730,14 +747,45 @@ test_network_and_resume (Fixture       *f,
   g_array_unref (timer.delays);
 }
 
+static void
+on_term (int        sig,
+         siginfo_t *info,
+         void      *context)
+{
+  char path[64], cmd[256] = "";
+  int fd;
+  ssize_t n;
+
+  snprintf (path, sizeof path, "/proc/%d/cmdline", (int) info->si_pid);
+  fd = open (path, O_RDONLY);
+  if (fd >= 0)
+    {
+      n = read (fd, cmd, sizeof cmd - 1);
+      close (fd);
+      for (ssize_t i = 0; i < n; i++)
+        if (cmd[i] == '\0')
+          cmd[i] = ' ';
+    }
+  fprintf (stderr, "SIGTERM from pid %d (%s), we are %d\n", (int) info->si_pid, cmd, (int) getpid ());
+  _exit (143);
+}
+
 int
 main (int   argc,
       char *argv[])
 {
+  struct sigaction sa = { 0 };
+
+  sa.sa_sigaction = on_term;
+  sa.sa_flags = SA_SIGINFO;
+  sigaction (SIGTERM, &sa, NULL);
   g_test_init (&argc, &argv, NULL);
   g_setenv ("NATTER_NO_SYSTEM_BUS", "1", TRUE);
   /* Asking for any GIO default registers the extension points (and picks
-   * no network monitor yet). */
+   * no network monitor yet). No GIO modules, no gvfs: nothing here may
+   * autolaunch a session bus. */
+  g_setenv ("GIO_USE_VFS", "local", TRUE);
+  g_setenv ("GIO_MODULE_DIR", "/nonexistent", TRUE);
   g_vfs_get_default ();
   g_io_extension_point_implement (G_NETWORK_MONITOR_EXTENSION_POINT_NAME,
                                   fake_monitor_get_type (), "natter-test-fake", 10000);
