@@ -7,7 +7,7 @@
 # file, or for the server, minus its RSS before the transfer).
 # Not part of meson test.
 #
-#   bench/files.sh [BUILD_DIR]        SIZE_MIB=256 bench/files.sh build
+#   bench/files.sh [BUILD_DIR]        SIZE_MIB=256 TMPDIR=/dev/shm bench/files.sh build
 set -euo pipefail
 
 build=${1:-build}
@@ -16,6 +16,7 @@ server_bin=$build/src/server/natter-server
 cli_bin=$build/src/cli/natter-cli
 [ -x "$server_bin" ] && [ -x "$cli_bin" ] || { echo "build natter-server and natter-cli in $build first" >&2; exit 2; }
 
+# TMPDIR=/dev/shm takes the disk out of the measurement (3 × SIZE_MIB of RAM).
 tmp=$(mktemp -d)
 server_pid=
 cleanup () {
@@ -44,6 +45,16 @@ want=$(sha256sum < "$tmp/big" | cut -d' ' -f1)
 
 rss_kib () { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
+# Sets $rss to the VmRSS (KiB) of process $1 without forking: the sampling
+# loop must not take the CPU the transfer needs.
+read_rss () {
+  local key value rest
+  rss=0
+  while read -r key value rest; do
+    [ "$key" = "VmRSS:" ] && { rss=$value; return; }
+  done < "/proc/$1/status" 2>/dev/null || true
+}
+
 cpu_ticks () { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 # run CMD…: runs CMD in the background, sampling its RSS and the server's
@@ -55,12 +66,12 @@ run () {
   start=$(date +%s.%N)
   /usr/bin/time -f '%U %S' -o "$tmp/cpu.txt" "$@" > "$tmp/out.txt" &
   pid=$!
+  child=
   while kill -0 "$pid" 2>/dev/null; do
-    child=$(pgrep -P "$pid" | head -1 || true)
-    c=$([ -n "$child" ] && rss_kib "$child" || echo 0); s=$(rss_kib "$server_pid")
-    (( c > client_max )) && client_max=$c
-    (( s > server_max )) && server_max=$s
-    sleep 0.02
+    [ -z "$child" ] && child=$(pgrep -P "$pid" | head -1 || true)
+    if [ -n "$child" ]; then read_rss "$child"; (( rss > client_max )) && client_max=$rss; fi
+    read_rss "$server_pid"; (( rss > server_max )) && server_max=$rss
+    sleep 0.05
   done
   wait "$pid"
   end=$(date +%s.%N)
