@@ -2513,6 +2513,19 @@ natter_session_lookup_room (NatterSession *self,
   return g_hash_table_lookup (self->rooms_by_name, name);
 }
 
+NatterRoom *
+natter_session_get_last_room (NatterSession *self)
+{
+  g_autofree char *name = NULL;
+
+  g_return_val_if_fail (NATTER_IS_SESSION (self), NULL);
+
+  if (self->cache == NULL)
+    return NULL;
+  name = natter_cache_dup_meta (self->cache, "last-room");
+  return name != NULL ? g_hash_table_lookup (self->rooms_by_name, name) : NULL;
+}
+
 const char *
 natter_session_get_last_error (NatterSession *self)
 {

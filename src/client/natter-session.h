@@ -57,6 +57,10 @@ NatterRoom         *natter_session_lookup_room    (NatterSession     *self,
  * outbox started flushing: the room list is the server's. FALSE while
  * offline. */
 gboolean            natter_session_get_synced     (NatterSession     *self);
+/* The room the user last read (natter_room_mark_read()), kept in the
+ * cache: a window can open it at start, before the network answers. NULL
+ * when none, or when it is no longer joined. */
+NatterRoom         *natter_session_get_last_room  (NatterSession     *self);
 /* The last connection or sign-in error (translated), or NULL. */
 const char         *natter_session_get_last_error (NatterSession     *self);
 /* Acknowledgement timeout in ms (default NATTER_SESSION_DEFAULT_ACK_TIMEOUT_MS). */

@@ -293,8 +293,10 @@ test_offline_start (Fixture       *f,
   g_assert_finalize_object (g_steal_pointer (&session));
 
   session = offline_session (f->path);
+  g_assert_null (natter_session_get_last_room (session));
   g_assert_true (natter_session_start (session, NULL));
   g_assert_cmpuint (natter_room_get_unread (natter_session_lookup_room (session, "general")), ==, 0);
+  g_assert_true (natter_session_get_last_room (session) == natter_session_lookup_room (session, "general"));
   natter_session_stop (session);
 }
 
