@@ -50,6 +50,9 @@ filter_func (gpointer item,
 {
   NatterJoinDialog *self = user_data;
 
+  /* Direct conversations are started from a member, not joined from here. */
+  if (natter_room_get_is_dm (item))
+    return FALSE;
   return natter_text_fuzzy_score (self->query, natter_room_get_name (item)) > 0 ||
          natter_text_fuzzy_score (self->query, natter_room_get_topic (item)) > 0;
 }
@@ -290,6 +293,7 @@ natter_join_dialog_new (GtkWindow     *parent,
                        NULL);
   self->session = g_object_ref (session);
   gtk_spinner_set_spinning (self->spinner, TRUE);
+  gtk_widget_grab_focus (GTK_WIDGET (self->entry));
   natter_session_list_rooms_async (session, self->cancellable, list_rooms_cb, g_object_ref (self));
   return self;
 }

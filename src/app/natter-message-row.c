@@ -165,9 +165,9 @@ update_content (NatterMessageRow *self)
     }
 
   if (natter_message_get_mentions_me (self->message))
-    gtk_widget_add_css_class (GTK_WIDGET (self), "mention");
+    gtk_widget_add_css_class (self->message_box, "mention");
   else
-    gtk_widget_remove_css_class (GTK_WIDGET (self), "mention");
+    gtk_widget_remove_css_class (self->message_box, "mention");
 }
 
 void

@@ -149,6 +149,17 @@ natter_text_apply_avatar (GtkLabel   *label,
   g_unichar_to_utf8 (c, initial);
 
   gtk_label_set_label (label, initial);
+  if (gtk_label_get_attributes (label) == NULL)
+    {
+      /* Set here rather than in CSS, where a font family on this label
+       * came out as a serif face. */
+      PangoAttrList *attrs = pango_attr_list_new ();
+
+      pango_attr_list_insert (attrs, pango_attr_family_new ("Sans"));
+      pango_attr_list_insert (attrs, pango_attr_weight_new (PANGO_WEIGHT_BOLD));
+      gtk_label_set_attributes (label, attrs);
+      pango_attr_list_unref (attrs);
+    }
   for (guint i = 0; i < G_N_ELEMENTS (colors); i++)
     gtk_widget_remove_css_class (GTK_WIDGET (label), colors[i]);
   gtk_widget_add_css_class (GTK_WIDGET (label), "avatar");
