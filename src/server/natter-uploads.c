@@ -30,6 +30,7 @@
 #define ID_ALPHABET        "abcdefghijklmnopqrstuvwxyz0123456789"
 #define ID_LENGTH          24
 #define WRITE_BUFFER_BYTES (256 * 1024)
+#define SAVE_INTERVAL_BYTES (G_GUINT64_CONSTANT (64) * 1024 * 1024)
 #define SWEEP_INTERVAL_S   3600
 #define IDLE_CHECK_S       5
 #define MAX_FILENAME_BYTES 255
@@ -71,6 +72,8 @@ typedef struct
   gboolean           registered;  /* in self->active */
   gboolean           completed;
   char              *sha256;
+  guint64            saved_offset;  /* where the saved hash state is */
+  gboolean           sha_ahead;     /* the hash has bytes the disk did not take */
 
   guint              status;      /* nonzero: the answer is an error */
   char              *error_code;
@@ -695,8 +698,10 @@ patch_flush (Patch *patch)
                                                       g_strerror (saved));
 
           g_warning ("uploads: %s: %s", patch->id, g_strerror (saved));
-          /* What did reach the disk stays; the offset says so. */
+          /* What did reach the disk stays; the offset says so. The hash
+           * went further: it is not saved, a resume hashes from the file. */
           patch->offset -= patch->buffer->len - done;
+          patch->sha_ahead = TRUE;
           g_byte_array_set_size (patch->buffer, 0);
           patch_fail (patch, saved == ENOSPC ? SOUP_STATUS_INSUFFICIENT_STORAGE
                                              : SOUP_STATUS_INTERNAL_SERVER_ERROR,
@@ -717,7 +722,7 @@ patch_release (Patch *patch)
   if (patch->fd >= 0)
     {
       patch_flush (patch);
-      if (patch->self != NULL && !patch->completed)
+      if (patch->self != NULL && !patch->completed && !patch->sha_ahead)
         db_save_hash_state (patch->self, patch->id, &patch->sha, patch->offset);
       close (patch->fd);
       patch->fd = -1;
@@ -790,24 +795,27 @@ patch_got_chunk_cb (SoupServerMessage *msg,
       return;
     }
 
+  if (patch->buffer->len + size > WRITE_BUFFER_BYTES && !patch_flush (patch))
+    return;
+  g_byte_array_append (patch->buffer, data, size);
   sha256_update (&patch->sha, size, data);
   patch->offset += size;
-  if (patch->buffer->len + size > WRITE_BUFFER_BYTES)
-    {
-      if (!patch_flush (patch))
-        return;
-    }
-  if (size >= WRITE_BUFFER_BYTES)
-    {
-      g_byte_array_append (patch->buffer, data, size);
-      if (!patch_flush (patch))
-        return;
-    }
-  else
-    g_byte_array_append (patch->buffer, data, size);
 
   if (patch->offset == patch->length)
-    patch_complete (patch);
+    {
+      patch_complete (patch);
+      return;
+    }
+
+  /* A crash loses the hash state of the PATCH in flight, and the resume
+   * hashes again what arrived since the last save: keep that short. */
+  if (patch->offset - patch->saved_offset >= SAVE_INTERVAL_BYTES)
+    {
+      if (!patch_flush (patch))
+        return;
+      db_save_hash_state (patch->self, patch->id, &patch->sha, patch->offset);
+      patch->saved_offset = patch->offset;
+    }
 }
 
 static void
@@ -864,6 +872,7 @@ patch_open (Patch     *patch,
       return;
     }
   patch->offset = st.st_size;
+  patch->saved_offset = st.st_size;
 
   if (row->hash_state != NULL && g_bytes_get_size (row->hash_state) == sizeof patch->sha &&
       row->hash_offset <= (guint64) st.st_size)
