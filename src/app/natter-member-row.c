@@ -68,6 +68,8 @@ natter_member_row_set_member (NatterMemberRow *self,
       gtk_label_set_label (self->name_label, user);
       natter_text_apply_avatar (self->avatar, user);
       gtk_widget_set_tooltip_text (self->message_button, tooltip);
+      gtk_accessible_update_property (GTK_ACCESSIBLE (self->message_button),
+                                      GTK_ACCESSIBLE_PROPERTY_LABEL, tooltip, -1);
       gtk_widget_set_visible (self->message_button, g_strcmp0 (user, me) != 0);
     }
   update_presence (self);

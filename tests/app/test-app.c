@@ -701,6 +701,35 @@ test_quick_switcher (Fixture       *fixture,
 
 /* When GTK reports a widget that measures inconsistently, names it and its
  * ancestors: the pointer alone says nothing. */
+static void
+test_direct_message_and_leave (Fixture       *fixture,
+                               gconstpointer  user_data)
+{
+  g_autofree char *me = new_user_name ("hana");
+  g_autofree char *them = new_user_name ("ivan");
+  g_autofree char *temporary = g_strdup_printf ("temp-%s", me);
+  NatterSession *session;
+  NatterRoom *room;
+
+  sign_up_and_wait (fixture, me);
+  session = natter_application_get_session (fixture->app);
+  add_peer (fixture, them, "general");
+
+  /* "Message" in the members popover: a DM, listed by the person's name. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (fixture->window), "win.start-dm", "s", them));
+  WAIT_UNTIL ((room = natter_window_get_room (fixture->window)) != NULL && natter_room_get_is_dm (room));
+  g_assert_cmpstr (natter_room_get_dm_user (room), ==, them);
+  g_assert_cmpstr (natter_room_get_display_name (room), ==, them);
+  type_and_send (fixture, "Hello in private");
+  WAIT_UNTIL (message_sent (room, me, "Hello in private"));
+
+  /* Leave: the room goes from the list and the view moves on. */
+  create_room_through_dialog (fixture, temporary);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (fixture->window), "win.leave-room", NULL));
+  WAIT_UNTIL (natter_session_lookup_room (session, temporary) == NULL);
+  WAIT_UNTIL (g_strcmp0 (current_room_name (fixture), temporary) != 0);
+}
+
 static GLogWriterOutput
 debug_writer (GLogLevelFlags   level,
               const GLogField *fields,
@@ -747,6 +776,7 @@ main (int   argc,
   g_test_add ("/app/sign-in/errors", Fixture, NULL, fixture_set_up, test_sign_in_errors, fixture_tear_down);
   g_test_add ("/app/conversation", Fixture, NULL, fixture_set_up, test_conversation, fixture_tear_down);
   g_test_add ("/app/offline-and-pending", Fixture, NULL, fixture_set_up, test_offline_and_pending, fixture_tear_down);
+  g_test_add ("/app/direct-message-and-leave", Fixture, NULL, fixture_set_up, test_direct_message_and_leave, fixture_tear_down);
   g_test_add ("/app/quick-switcher", Fixture, NULL, fixture_set_up, test_quick_switcher, fixture_tear_down);
 
   ret = g_test_run ();
