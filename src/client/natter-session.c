@@ -43,6 +43,7 @@ struct _NatterSession
   GListStore          *rooms;
   GHashTable          *rooms_by_name;   /* name → NatterRoom (joined) */
   GHashTable          *members;         /* user → NatterMember */
+  GHashTable          *left;            /* names of rooms left in this run */
 
   GQueue               outbox;          /* NatterMessage (ref), pending and failed */
   GHashTable          *outbox_by_cid;   /* cid → NatterMessage (borrowed from outbox) */
@@ -477,6 +478,8 @@ forget_room (NatterSession *self,
 
   if (room == NULL)
     return;
+  /* A message already on its way must not bring the room back. */
+  g_hash_table_add (self->left, g_strdup (name));
   if (self->cache != NULL)
     natter_cache_set_joined (self->cache, name, FALSE);
   _natter_room_set_joined (room, FALSE);
@@ -498,6 +501,7 @@ apply_room_info (NatterSession *self,
   if (name == NULL || !natter_chat_room_name_is_valid (name))
     return NULL;
 
+  g_hash_table_remove (self->left, name);
   room = ensure_room (self, name);
   _natter_room_set_topic (room, topic);
   _natter_room_set_last_seq (room, last_seq);
@@ -700,6 +704,9 @@ handle_live_message (NatterSession *self,
       return;
     }
   room = g_hash_table_lookup (self->rooms_by_name, chat->room);
+  if (room == NULL && g_hash_table_contains (self->left, chat->room))
+    return;
+  /* A DM someone else opened: it becomes one of our rooms. */
   if (room == NULL)
     room = ensure_room (self, chat->room);
 
@@ -2288,6 +2295,7 @@ natter_session_dispose (GObject *object)
   g_clear_pointer (&self->outbox_by_cid, g_hash_table_unref);
   g_queue_clear_full (&self->outbox, g_object_unref);
   g_clear_pointer (&self->members, g_hash_table_unref);
+  g_clear_pointer (&self->left, g_hash_table_unref);
   g_clear_object (&self->soup);
   G_OBJECT_CLASS (natter_session_parent_class)->dispose (object);
 }
@@ -2411,6 +2419,7 @@ natter_session_init (NatterSession *self)
   self->rooms = g_list_store_new (NATTER_TYPE_ROOM);
   self->rooms_by_name = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->members = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  self->left = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->outbox_by_cid = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_queue_init (&self->outbox);
   natter_backoff_init (&self->backoff);
