@@ -5,6 +5,11 @@
  * and resume, and a refusal with its reason. */
 #include <glib/gstdio.h>
 
+#if __has_include(<gdk-pixbuf/gdk-pixbuf.h>)
+#include <gdk-pixbuf/gdk-pixbuf.h>
+#define HAVE_THUMBNAILS 1
+#endif
+
 #include "natter-client-private.h"
 #include "natter-test-util.h"
 
@@ -361,6 +366,48 @@ test_too_large (Fixture       *f,
   natter_session_stop (alice);
 }
 
+#ifdef HAVE_THUMBNAILS
+/* A received image gets a thumbnail (made in a worker thread) no larger
+ * than 256×256, keeping its aspect. */
+static void
+test_thumbnail (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(NatterSession) alice = natter_test_session_new (f->ts->url, "alice", f->cache_dir, FALSE);
+  NatterRoom *a_room = natter_test_join (alice, "files");
+  g_autofree char *path = g_build_filename (f->files_dir, "wide.png", NULL);
+  g_autoptr(GdkPixbuf) image = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, 1024, 512);
+  g_autoptr(GdkPixbuf) thumb = NULL;
+  g_autoptr(GFile) file = NULL;
+  g_autoptr(NatterTransfer) up = NULL;
+  g_autoptr(NatterTransfer) down = NULL;
+  g_autofree char *thumb_path = NULL;
+  NatterMessage *message;
+
+  gdk_pixbuf_fill (image, 0x3366ccff);
+  g_assert_true (gdk_pixbuf_save (image, path, "png", NULL, NULL));
+  file = g_file_new_for_path (path);
+
+  up = natter_transfer_new_upload (alice, a_room, file, NULL);
+  g_assert_cmpstr (natter_transfer_get_mime_type (up), ==, "image/png");
+  natter_transfer_start (up);
+  natter_test_wait_until (is_done (up), 30000);
+  message = natter_transfer_get_message (up);
+  g_assert_cmpstr (natter_message_get_file_mime (message), ==, "image/png");
+
+  down = natter_transfer_new_download (alice, message, NULL);
+  natter_transfer_start (down);
+  natter_test_wait_until (natter_transfer_get_thumbnail (down) != NULL, 30000);
+  g_assert_cmpint (natter_transfer_get_state (down), ==, NATTER_TRANSFER_STATE_DONE);
+  thumb_path = g_file_get_path (natter_transfer_get_thumbnail (down));
+  thumb = gdk_pixbuf_new_from_file (thumb_path, NULL);
+  g_assert_nonnull (thumb);
+  g_assert_cmpint (gdk_pixbuf_get_width (thumb), ==, 256);
+  g_assert_cmpint (gdk_pixbuf_get_height (thumb), ==, 128);
+  natter_session_stop (alice);
+}
+#endif
+
 int
 main (int   argc,
       char *argv[])
@@ -377,6 +424,9 @@ main (int   argc,
   g_test_add ("/client/transfer/offline-start", Fixture, NULL, setup, test_offline_start, teardown);
   g_test_add ("/client/transfer/pause-resume", Fixture, NULL, setup, test_pause_resume, teardown);
   g_test_add ("/client/transfer/too-large", Fixture, NULL, setup, test_too_large, teardown);
+#ifdef HAVE_THUMBNAILS
+  g_test_add ("/client/transfer/thumbnail", Fixture, NULL, setup, test_thumbnail, teardown);
+#endif
 
   ret = g_test_run ();
   natter_test_rm_rf (cache_home);
