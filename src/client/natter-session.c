@@ -32,6 +32,7 @@ struct _NatterSession
 
   SoupSession         *soup;
   NatterSocket        *socket;
+  guint                generation;      /* counts connections: stale callbacks */
   NatterBackoff        backoff;
   guint                retry_id;
   NatterTimerAddFunc   timer_add;
@@ -303,6 +304,7 @@ connect_now (NatterSession *self)
     }
 
   set_state (self, NATTER_SESSION_STATE_CONNECTING);
+  self->generation++;
   self->socket = natter_socket_new (self->soup, url, self->token);
   g_signal_connect (self->socket, "connected", G_CALLBACK (on_socket_connected), self);
   g_signal_connect (self->socket, "closed", G_CALLBACK (on_socket_closed), self);
@@ -1127,7 +1129,7 @@ rejoin_finished (GObject      *object,
     }
 
   /* A reconnect in between started a new round; this one is void. */
-  if (generation != (guint) (gsize) self->socket || self->joins_outstanding == 0)
+  if (generation != self->generation || self->joins_outstanding == 0)
     return;
   if (--self->joins_outstanding == 0)
     {
@@ -1203,7 +1205,7 @@ rooms_then_join (GObject      *object,
 
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     g_debug ("rooms: %s", error->message);
-  if (generation != (guint) (gsize) self->socket || self->socket == NULL)
+  if (generation != self->generation || self->socket == NULL)
     return;
 
   g_hash_table_iter_init (&iter, self->rooms_by_name);
@@ -1225,7 +1227,7 @@ static void
 rejoin_rooms (NatterSession *self)
 {
   GTask *task = g_task_new (self, self->cancellable, rooms_then_join,
-                            GUINT_TO_POINTER ((guint) (gsize) self->socket));
+                            GUINT_TO_POINTER (self->generation));
 
   set_synced (self, FALSE);
   request (self, "rooms", json_object_new (), task, rooms_listed);
@@ -1358,7 +1360,7 @@ typedef struct
 {
   NatterSession *self;
   NatterMessage *message;
-  NatterSocket  *socket;
+  guint          generation;
 } SendData;
 
 static void
@@ -1370,7 +1372,7 @@ send_acked (JsonNode     *node,
   g_autoptr(NatterSession) self = data->self;
   g_autoptr(NatterMessage) message = data->message;
   g_autoptr(GError) ack_error = NULL;
-  gboolean current = data->socket == self->socket;
+  gboolean current = data->generation == self->generation && self->socket != NULL;
 
   g_free (data);
   if (self->in_flight == message)
@@ -1471,7 +1473,7 @@ flush_outbox (NatterSession *self)
   data = g_new0 (SendData, 1);
   data->self = g_object_ref (self);
   data->message = g_object_ref (next);
-  data->socket = self->socket;
+  data->generation = self->generation;
   natter_socket_emit (self->socket, "send", payload, self->ack_timeout_ms, send_acked, data);
 }
 
