@@ -616,10 +616,8 @@ run_transfer (Cli *cli)
     }
   g_signal_connect (cli->transfer, "notify::bytes", G_CALLBACK (show_progress), cli);
   g_signal_connect (cli->transfer, "notify::state", G_CALLBACK (transfer_state_changed), cli);
+  /* A download found in the cache is DONE at once: notify::state says so. */
   natter_transfer_start (cli->transfer);
-  if (natter_transfer_get_state (cli->transfer) != NATTER_TRANSFER_STATE_QUEUED &&
-      natter_transfer_get_state (cli->transfer) != NATTER_TRANSFER_STATE_RUNNING)
-    transfer_state_changed (cli->transfer, NULL, cli);   /* a cached download */
 }
 
 static void

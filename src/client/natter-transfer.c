@@ -37,6 +37,7 @@ struct _NatterTransfer
   GFile                   *file;         /* upload source, or download target */
   GFile                   *part;         /* download: FILE.part */
   gboolean                 cached;       /* download into the cache */
+  gboolean                 name_unknown; /* cached, named after the id until the server tells */
   char                    *file_name;
   char                    *mime;
   char                    *file_id;
@@ -952,6 +953,8 @@ make_thumbnail (NatterTransfer *self)
 #endif
 }
 
+static char *safe_file_name (const char *name, const char *fallback);
+
 static void
 download_finished (NatterTransfer *self)
 {
@@ -1099,6 +1102,27 @@ download_sent_cb (GObject      *source,
       if (self->mime == NULL)
         self->mime = g_strdup ("application/octet-stream");
     }
+  if (self->name_unknown)
+    {
+      g_autoptr(GHashTable) params = NULL;
+      const char *name = NULL;
+
+      /* libsoup decodes filename*=UTF-8''… into "filename". */
+      if (soup_message_headers_get_content_disposition (headers, NULL, &params))
+        name = g_hash_table_lookup (params, "filename");
+      if (name != NULL)
+        {
+          g_autoptr(GFile) dir = g_file_get_parent (self->file);
+
+          g_free (self->file_name);
+          self->file_name = safe_file_name (name, self->file_id);
+          g_object_unref (self->file);
+          self->file = g_file_get_child (dir, self->file_name);
+          g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FILE]);
+          g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FILE_NAME]);
+        }
+      self->name_unknown = FALSE;
+    }
 
   self->in = g_steal_pointer (&in);
   self->attempt_start = self->bytes;
@@ -1168,6 +1192,34 @@ natter_transfer_start (NatterTransfer *self)
 
   if (self->state != NATTER_TRANSFER_STATE_QUEUED || self->wanted)
     return;
+
+  if (self->direction == NATTER_TRANSFER_DIRECTION_DOWNLOAD && self->name_unknown)
+    {
+      /* Fetched before under the name the server gave it? */
+      g_autoptr(GFile) dir = g_file_get_parent (self->file);
+      g_autoptr(GFileEnumerator) children =
+        g_file_enumerate_children (dir, G_FILE_ATTRIBUTE_STANDARD_NAME, G_FILE_QUERY_INFO_NONE,
+                                   NULL, NULL);
+      GFileInfo *child;
+
+      while (children != NULL &&
+             (child = g_file_enumerator_next_file (children, NULL, NULL)) != NULL)
+        {
+          const char *name = g_file_info_get_name (child);
+
+          if (!g_str_has_suffix (name, ".part"))
+            {
+              g_free (self->file_name);
+              self->file_name = g_strdup (name);
+              g_object_unref (self->file);
+              self->file = g_file_get_child (dir, name);
+              self->name_unknown = FALSE;
+            }
+          g_object_unref (child);
+          if (!self->name_unknown)
+            break;
+        }
+    }
 
   if (self->direction == NATTER_TRANSFER_DIRECTION_DOWNLOAD && self->cached &&
       g_file_query_exists (self->file, NULL))
@@ -1426,6 +1478,7 @@ natter_transfer_new_download_id (NatterSession *session,
 
       self->file = g_file_new_for_path (path);
       self->cached = TRUE;
+      self->name_unknown = name == NULL;
     }
 
   {

@@ -537,6 +537,28 @@ test_files (Fixture       *f,
   g_assert_true (g_file_get_contents (out_path, &got, &got_len, NULL));
   g_assert_cmpmem (sent, sent_len, got, got_len);
 
+  /* Without PATH: into the cache, under the name it was sent with; a
+   * second run finds it there. */
+  {
+    g_autofree char *cache = g_build_filename (f->home, "cache", NULL);
+    g_autofree char *first = NULL;
+    g_autofree char *cached = NULL;
+    gsize cached_len;
+
+    g_setenv ("XDG_CACHE_HOME", cache, TRUE);
+    g_assert_cmpint (CLI ("pass-alice", NULL, "--user", "alice", "download", id), ==, 0);
+    first = g_strdup (g_strstrip (out));
+    g_assert_true (g_str_has_prefix (first, cache));
+    g_assert_true (g_str_has_suffix (first, "/photo.jpg"));
+    g_assert_true (g_file_get_contents (first, &cached, &cached_len, NULL));
+    g_assert_cmpmem (sent, sent_len, cached, cached_len);
+    RESET ();
+    g_assert_cmpint (CLI ("pass-alice", NULL, "--user", "alice", "download", id), ==, 0);
+    g_assert_cmpstr (g_strstrip (out), ==, first);
+    RESET ();
+    g_unsetenv ("XDG_CACHE_HOME");
+  }
+
   /* The file went out in a message of the room. */
   g_assert_cmpint (CLI ("pass-alice", NULL, "--user", "alice", "history", "general"), ==, 0);
   g_assert_nonnull (strstr (out, id));
