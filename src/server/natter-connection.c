@@ -40,6 +40,7 @@ struct _NatterConnection
   guint                    engine_only : 1;
   guint                    connected : 1;
   guint                    closing : 1;
+  guint                    bad_frame : 1;
   guint                    closed : 1;
 };
 
@@ -375,18 +376,29 @@ too_big_cb (gpointer user_data)
   NatterConnection *self = user_data;
 
   self->too_big_id = 0;
-  natter_connection_close (self, NATTER_CLOSE_TOO_BIG, "message too big");
+  if (self->bad_frame)
+    natter_connection_close (self, NATTER_CLOSE_PROTOCOL_ERROR, "invalid frame");
+  else
+    natter_connection_close (self, NATTER_CLOSE_TOO_BIG, "message too big");
   return G_SOURCE_REMOVE;
 }
 
 /* From inside a read of the metered stream: only note it, act from idle. */
 static void
-over_limit_cb (gpointer user_data)
+over_limit_cb (NatterMeteredProblem problem,
+               gpointer             user_data)
 {
   NatterConnection *self = user_data;
 
-  g_debug ("connection %s (%s): message over %" G_GUINT64_FORMAT " bytes",
-           self->sid, self->remote_address, self->max_message_bytes);
+  if (problem == NATTER_METERED_PROTOCOL_ERROR)
+    {
+      g_debug ("connection %s (%s): invalid WebSocket frame", self->sid, self->remote_address);
+      self->bad_frame = TRUE;
+    }
+  else
+    g_debug ("connection %s (%s): message over %" G_GUINT64_FORMAT " bytes",
+             self->sid, self->remote_address, self->max_message_bytes);
+
   natter_metered_stream_discard_input (self->metered);
   if (self->too_big_id == 0)
     self->too_big_id = g_idle_add (too_big_cb, self);

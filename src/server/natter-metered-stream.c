@@ -31,6 +31,7 @@ struct _NatterMeteredInput
   guint         header_need;
   guint64       payload_left;
   guint64       message_bytes;
+  gboolean      in_message;
   gboolean      over;
   gboolean      discard;
 
@@ -45,13 +46,14 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (NatterMeteredInput, natter_metered_input, G_TYPE_
                                                       natter_metered_input_pollable_init))
 
 static void
-metered_input_flag_over (NatterMeteredInput *self)
+metered_input_flag (NatterMeteredInput   *self,
+                    NatterMeteredProblem  problem)
 {
   if (self->over)
     return;
   self->over = TRUE;
   if (self->over_limit != NULL)
-    self->over_limit (self->over_limit_data);
+    self->over_limit (problem, self->over_limit_data);
 }
 
 static void
@@ -59,6 +61,8 @@ metered_input_header_done (NatterMeteredInput *self)
 {
   guint8 opcode = self->header[0] & 0x0f;
   guint8 len7 = self->header[1] & 0x7f;
+  gboolean fin = (self->header[0] & 0x80) != 0;
+  gboolean masked = (self->header[1] & 0x80) != 0;
   guint64 len = len7;
   guint i;
 
@@ -68,14 +72,29 @@ metered_input_header_done (NatterMeteredInput *self)
     for (i = 0, len = 0; i < 8; i++)
       len = (len << 8) | self->header[2 + i];
 
+  /* RFC 6455 §5.2, §5.4, §5.5: no extension is negotiated, so no RSV bit;
+   * client frames are masked; only the six defined opcodes; control
+   * frames are whole and at most 125 bytes; a continuation continues
+   * something, and nothing new starts before the last one ended. */
+  if ((self->header[0] & 0x70) != 0 || !masked ||
+      (opcode > 0x2 && opcode < 0x8) || opcode > 0xa ||
+      (opcode >= 0x8 && (!fin || len > 125)) ||
+      (opcode == 0x0 && !self->in_message) ||
+      ((opcode == 0x1 || opcode == 0x2) && self->in_message))
+    {
+      metered_input_flag (self, NATTER_METERED_PROTOCOL_ERROR);
+      return;
+    }
+
   /* Control frames (opcode ≥ 8) are not part of the message. */
   if (opcode < 8)
     {
       if (opcode != 0)
         self->message_bytes = 0;
       self->message_bytes += len;
+      self->in_message = !fin;
       if (self->max_message > 0 && self->message_bytes > self->max_message)
-        metered_input_flag_over (self);
+        metered_input_flag (self, NATTER_METERED_TOO_BIG);
     }
 
   self->payload_left = len;

@@ -13,9 +13,19 @@ G_BEGIN_DECLS
 
 G_DECLARE_FINAL_TYPE (NatterMeteredStream, natter_metered_stream, NATTER, METERED_STREAM, GIOStream)
 
+typedef enum
+{
+  NATTER_METERED_TOO_BIG,        /* the current message passed the limit */
+  NATTER_METERED_PROTOCOL_ERROR, /* a frame header RFC 6455 forbids */
+} NatterMeteredProblem;
+
 /* Called once, from inside a read, when the peer's current message (all
- * its data frames so far) passes the limit. */
-typedef void (*NatterMeteredOverLimitFunc) (gpointer user_data);
+ * its data frames so far) passes the limit, or a frame header breaks the
+ * rules libsoup 3.2 does not check itself (control frames over 125 bytes
+ * or fragmented, reserved bits, unknown opcodes, unmasked client frames,
+ * continuations out of place). Input is discarded from then on. */
+typedef void (*NatterMeteredOverLimitFunc) (NatterMeteredProblem problem,
+                                            gpointer             user_data);
 
 NatterMeteredStream *natter_metered_stream_new            (GIOStream                  *base,
                                                            guint64                     max_message_bytes,

@@ -26,6 +26,9 @@
  * answers. */
 #define OVER_CAP_GRACE_MS 1000
 
+/* Pending connections the kernel may hold for us (capped by somaxconn). */
+#define LISTEN_BACKLOG 1024
+
 struct _NatterServer
 {
   GObject                  parent_instance;
@@ -670,6 +673,55 @@ default_handler (SoupServer        *soup,
 
 /* ---- life ---------------------------------------------------------------------------------- */
 
+/* libsoup listens with GSocket's default backlog of 10: under a flood of
+ * connections the kernel then drops handshakes and every client, honest
+ * ones included, waits out SYN retransmissions (1 s, 3 s, 7 s …). The
+ * listening socket is made here with a real backlog instead; NULL
+ * @address means every interface (IPv6 with IPv4 mapped, or IPv4 alone). */
+static GSocket *
+listen_socket_new (const char  *address,
+                   guint        port,
+                   GError     **error)
+{
+  g_autoptr(GInetAddress) inet = NULL;
+  g_autoptr(GSocketAddress) socket_address = NULL;
+  g_autoptr(GSocket) socket = NULL;
+
+  if (address == NULL || *address == '\0')
+    {
+      inet = g_inet_address_new_any (G_SOCKET_FAMILY_IPV6);
+      socket = g_socket_new (G_SOCKET_FAMILY_IPV6, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+      if (socket == NULL)
+        {
+          g_clear_object (&inet);
+          inet = g_inet_address_new_any (G_SOCKET_FAMILY_IPV4);
+        }
+    }
+  else
+    {
+      inet = g_inet_address_new_from_string (address);
+      if (inet == NULL)
+        {
+          g_set_error (error, NATTER_SERVER_ERROR, NATTER_SERVER_ERROR_FAILED,
+                       "not an IP address: %s", address);
+          return NULL;
+        }
+    }
+
+  if (socket == NULL)
+    socket = g_socket_new (g_inet_address_get_family (inet), G_SOCKET_TYPE_STREAM,
+                           G_SOCKET_PROTOCOL_TCP, error);
+  if (socket == NULL)
+    return NULL;
+
+  socket_address = g_inet_socket_address_new (inet, port);
+  g_socket_set_listen_backlog (socket, LISTEN_BACKLOG);
+  if (!g_socket_bind (socket, socket_address, TRUE, error) || !g_socket_listen (socket, error))
+    return NULL;
+
+  return g_steal_pointer (&socket);
+}
+
 gboolean
 natter_server_start (NatterServer  *self,
                      GError       **error)
@@ -678,7 +730,7 @@ natter_server_start (NatterServer  *self,
   g_autofree char *db_path = NULL;
   g_autoptr(GSList) uris = NULL;
   SoupServerListenOptions options = 0;
-  gboolean listening;
+  g_autoptr(GSocket) listener = NULL;
 
   g_return_val_if_fail (NATTER_IS_SERVER (self), FALSE);
   g_return_val_if_fail (!self->running, FALSE);
@@ -739,23 +791,9 @@ natter_server_start (NatterServer  *self,
   soup_server_add_handler (self->soup, "/api/v1/uploads", uploads_handler, self, NULL);
   soup_server_add_handler (self->soup, "/api/v1/files", files_handler, self, NULL);
 
-  if (self->config->address == NULL || self->config->address[0] == '\0')
-    listening = soup_server_listen_all (self->soup, self->config->port, options, error);
-  else
-    {
-      g_autoptr(GInetAddress) inet = g_inet_address_new_from_string (self->config->address);
-      g_autoptr(GSocketAddress) address = NULL;
-
-      if (inet == NULL)
-        {
-          g_set_error (error, NATTER_SERVER_ERROR, NATTER_SERVER_ERROR_FAILED,
-                       "not an IP address: %s", self->config->address);
-          goto failed;
-        }
-      address = g_inet_socket_address_new (inet, self->config->port);
-      listening = soup_server_listen (self->soup, address, options, error);
-    }
-  if (!listening)
+  listener = listen_socket_new (self->config->address, self->config->port, error);
+  if (listener == NULL ||
+      !soup_server_listen_socket (self->soup, listener, options, error))
     goto failed;
 
   uris = soup_server_get_uris (self->soup);

@@ -30,9 +30,12 @@ natter_test_raw_connect (guint port,
       g_socket_set_option (raw->socket, SOL_SOCKET, SO_RCVBUF, rcvbuf, &error);
       g_assert_no_error (error);
     }
-  /* Loopback connect completes in the kernel; the server accepts later. */
+  /* Loopback connect completes in the kernel; the server accepts later.
+   * The timeout turns a full accept queue into a failure, not a hang. */
+  g_socket_set_timeout (raw->socket, 5);
   g_socket_connect (raw->socket, address, NULL, &error);
   g_assert_no_error (error);
+  g_socket_set_timeout (raw->socket, 0);
   g_socket_set_blocking (raw->socket, FALSE);
   raw->input = g_byte_array_new ();
   return raw;
@@ -133,48 +136,60 @@ natter_test_raw_upgrade (NatterTestRaw *raw,
 }
 
 void
-natter_test_raw_send_frame (NatterTestRaw *raw,
-                            gboolean       fin,
-                            guint8         opcode,
-                            const void    *payload,
-                            gsize          len)
+natter_test_raw_send_raw_frame (NatterTestRaw *raw,
+                                guint8         first_byte,
+                                gboolean       masked,
+                                const void    *payload,
+                                gsize          len)
 {
   g_autoptr(GByteArray) frame = g_byte_array_sized_new (len + 14);
   guint8 header[10];
   guint8 mask[4] = { 0x12, 0x34, 0x56, 0x78 };
+  guint8 mask_bit = masked ? 0x80 : 0;
   gsize header_len, i;
   const guint8 *p = payload;
 
-  header[0] = (fin ? 0x80 : 0) | (opcode & 0x0f);
+  header[0] = first_byte;
   if (len < 126)
     {
-      header[1] = 0x80 | len;
+      header[1] = mask_bit | len;
       header_len = 2;
     }
   else if (len <= 0xffff)
     {
-      header[1] = 0x80 | 126;
+      header[1] = mask_bit | 126;
       header[2] = len >> 8;
       header[3] = len & 0xff;
       header_len = 4;
     }
   else
     {
-      header[1] = 0x80 | 127;
+      header[1] = mask_bit | 127;
       for (i = 0; i < 8; i++)
         header[2 + i] = ((guint64) len >> (56 - 8 * i)) & 0xff;
       header_len = 10;
     }
 
   g_byte_array_append (frame, header, header_len);
-  g_byte_array_append (frame, mask, 4);
+  if (masked)
+    g_byte_array_append (frame, mask, 4);
   for (i = 0; i < len; i++)
     {
-      guint8 b = p[i] ^ mask[i % 4];
+      guint8 b = masked ? p[i] ^ mask[i % 4] : p[i];
 
       g_byte_array_append (frame, &b, 1);
     }
   natter_test_raw_write (raw, frame->data, frame->len);
+}
+
+void
+natter_test_raw_send_frame (NatterTestRaw *raw,
+                            gboolean       fin,
+                            guint8         opcode,
+                            const void    *payload,
+                            gsize          len)
+{
+  natter_test_raw_send_raw_frame (raw, (fin ? 0x80 : 0) | (opcode & 0x0f), TRUE, payload, len);
 }
 
 static gboolean

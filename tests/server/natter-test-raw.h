@@ -30,6 +30,13 @@ void           natter_test_raw_send_frame    (NatterTestRaw *raw,
                                               guint8         opcode,
                                               const void    *payload,
                                               gsize          len);
+/* Any frame: @first_byte is FIN|RSV|opcode as sent; @masked FALSE sends
+ * the payload in clear (which a client must never do). */
+void           natter_test_raw_send_raw_frame (NatterTestRaw *raw,
+                                               guint8         first_byte,
+                                               gboolean       masked,
+                                               const void    *payload,
+                                               gsize          len);
 /* Reads whatever is there (without waiting); FALSE once the peer closed. */
 gboolean       natter_test_raw_pump          (NatterTestRaw *raw);
 /* Waits until the server closes the connection. */

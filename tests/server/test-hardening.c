@@ -304,6 +304,64 @@ test_slow_reader (Fixture       *f,
   natter_test_raw_free (sloth);
 }
 
+/* ---- a flood of connections --------------------------------------------------------- */
+
+static void
+tweak_flood (NatterServerConfig *config)
+{
+  config->handshake_timeout_ms = 2000;
+}
+
+typedef struct
+{
+  NatterTestRaw **raws;
+  guint           n;
+} Flood;
+
+static gboolean
+flood_closed_cond (gpointer data)
+{
+  Flood *flood = data;
+  guint i;
+
+  for (i = 0; i < flood->n; i++)
+    if (natter_test_raw_pump (flood->raws[i]))
+      return FALSE;
+  return TRUE;
+}
+
+/* Hundreds of connections at once, from this very thread (which cannot
+ * accept while it connects): the kernel must queue them all (libsoup's
+ * own listen backlog is 10), and the server must then cut every one —
+ * those over the cap within a second, the others at the handshake timeout. */
+static void
+test_flood (Fixture       *f,
+            gconstpointer  data)
+{
+  guint port = natter_server_get_port (f->ts->server);
+  Flood flood = { g_new0 (NatterTestRaw *, 300), 300 };
+  CountWait zero = { f->ts->server, 0 };
+  gint64 start = g_get_monotonic_time ();
+  guint i;
+
+  for (i = 0; i < flood.n; i++)
+    flood.raws[i] = natter_test_raw_connect (port, 0);
+  g_test_message ("%u connections in %.2f s", flood.n, (g_get_monotonic_time () - start) / 1e6);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 2 * G_USEC_PER_SEC);
+
+  /* A client arriving meanwhile is answered at once (503 here: all of
+   * them come from the same address). */
+  g_assert_cmpuint (natter_test_http (f->ts->url, "GET", "/api/v1/health", NULL, NULL, NULL), ==, 503);
+
+  g_assert_true (natter_test_wait (flood_closed_cond, &flood, 3 * f->ts->config->handshake_timeout_ms));
+  g_assert_true (natter_test_wait (connections_cond, &zero, NATTER_TEST_TIMEOUT_MS));
+  g_assert_cmpuint (natter_test_http (f->ts->url, "GET", "/api/v1/health", NULL, NULL, NULL), ==, 200);
+
+  for (i = 0; i < flood.n; i++)
+    natter_test_raw_free (flood.raws[i]);
+  g_free (flood.raws);
+}
+
 /* ---- churn: nothing leaks ------------------------------------------------------ */
 
 static guint
@@ -431,6 +489,7 @@ main (int   argc,
               test_connection_cap, teardown);
   g_test_add ("/server/hardening/idle-timeout", Fixture, tweak_idle, setup, test_idle_timeout, teardown);
   g_test_add ("/server/hardening/slow-reader", Fixture, tweak_backlog, setup, test_slow_reader, teardown);
+  g_test_add ("/server/hardening/flood", Fixture, tweak_flood, setup, test_flood, teardown);
   g_test_add ("/server/hardening/churn", Fixture, NULL, setup, test_churn, teardown);
   g_test_add ("/server/hardening/rate-limit", Fixture, tweak_rate, setup, test_rate_limit, teardown);
 

@@ -262,6 +262,67 @@ test_oversize_fragmented (Fixture       *f,
   assert_still_chatting (alice, 0);
 }
 
+/* Frame headers RFC 6455 forbids, several of which libsoup 3.2 lets
+ * through: each is answered with 1002 and the connection ends. */
+static void
+test_bad_frames (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autofree char *token = natter_test_register (f->ts->url, "alice");
+  g_autoptr(NatterTestClient) alice = connect_token (f, token);
+  guint8 big[200];
+  guint i;
+  const struct { guint8 first; gboolean masked; gsize len; const char *what; } cases[] = {
+    { 0x8a, TRUE, 200, "pong of 200 bytes" },
+    { 0x89, TRUE, 126, "ping of 126 bytes" },
+    { 0x88, TRUE, 126, "close of 126 bytes" },
+    { 0x09, TRUE, 4, "ping without FIN" },
+    { 0xc1, TRUE, 1, "RSV1 on a text frame" },
+    { 0xa1, TRUE, 1, "RSV2" },
+    { 0x91, TRUE, 1, "RSV3" },
+    { 0x83, TRUE, 1, "opcode 3" },
+    { 0x8b, TRUE, 1, "opcode 0xb" },
+    { 0x81, FALSE, 1, "unmasked text frame" },
+    { 0x80, TRUE, 1, "continuation of nothing" },
+  };
+
+  memset (big, '3', sizeof big);
+  for (i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      NatterTestRaw *raw = natter_test_raw_connect (natter_server_get_port (f->ts->server), 0);
+      int code = -1;
+      guint j;
+
+      g_test_message ("%s", cases[i].what);
+      g_assert_cmpuint (natter_test_raw_upgrade (raw, NULL), ==, 101);
+      natter_test_raw_send_raw_frame (raw, cases[i].first, cases[i].masked, big, cases[i].len);
+      for (j = 0; j < 500 && code < 0 && natter_test_raw_pump (raw); j++)
+        {
+          g_main_context_iteration (NULL, TRUE);
+          code = find_close_code (natter_test_raw_get_input (raw));
+        }
+      if (code < 0)
+        code = find_close_code (natter_test_raw_get_input (raw));
+      g_assert_cmpint (code, ==, 1002);
+      g_assert_true (natter_test_raw_wait_eof (raw, NATTER_TEST_TIMEOUT_MS));
+      natter_test_raw_free (raw);
+    }
+
+  /* A new message while a fragmented one is open. */
+  {
+    NatterTestRaw *raw = natter_test_raw_connect (natter_server_get_port (f->ts->server), 0);
+
+    g_assert_cmpuint (natter_test_raw_upgrade (raw, NULL), ==, 101);
+    natter_test_raw_send_frame (raw, FALSE, 0x1, "42", 2);
+    natter_test_raw_send_frame (raw, TRUE, 0x1, "3", 1);
+    g_assert_true (natter_test_raw_wait_eof (raw, NATTER_TEST_TIMEOUT_MS));
+    g_assert_cmpint (find_close_code (natter_test_raw_get_input (raw)), ==, 1002);
+    natter_test_raw_free (raw);
+  }
+
+  assert_still_chatting (alice, 0);
+}
+
 static void
 test_heartbeat (Fixture       *f,
                 gconstpointer  data)
@@ -377,6 +438,7 @@ main (int   argc,
   ADD ("/server/protocol/other-namespace", test_other_namespace);
   ADD ("/server/protocol/oversize-frame", test_oversize_frame);
   ADD ("/server/protocol/oversize-fragmented", test_oversize_fragmented);
+  ADD ("/server/protocol/bad-frames", test_bad_frames);
   ADD ("/server/protocol/heartbeat", test_heartbeat);
   ADD ("/server/protocol/connect-timeout", test_connect_timeout);
   ADD ("/server/protocol/handshake-query", test_handshake_query);
