@@ -61,6 +61,8 @@ void            _natter_room_remove_member      (NatterRoom         *self,
 void            _natter_room_set_user_typing    (NatterRoom         *self,
                                                  const char         *user,
                                                  gboolean            typing);
+/* How long another user's "typing" shows without a refresh (default 6 s). */
+void            _natter_room_set_typing_expiry  (guint               ms);
 /* The timeline if one was created, else NULL (transfer none). */
 NatterTimeline *_natter_room_peek_timeline      (NatterRoom         *self);
 

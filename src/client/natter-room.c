@@ -4,7 +4,8 @@
 
 #include <glib/gi18n-lib.h>
 
-#define TYPING_EXPIRY_MS   6000
+/* How long a "typing" lasts without a refresh (tests shorten it). */
+static guint typing_expiry_ms = 6000;
 #define TYPING_RESEND_US   (3 * G_USEC_PER_SEC)
 
 struct _NatterRoom
@@ -411,12 +412,18 @@ _natter_room_set_user_typing (NatterRoom *self,
 
       expiry->room = self;
       expiry->user = g_strdup (user);
-      source = g_timeout_add_full (G_PRIORITY_DEFAULT, TYPING_EXPIRY_MS, typing_expired,
+      source = g_timeout_add_full (G_PRIORITY_DEFAULT, typing_expiry_ms, typing_expired,
                                    expiry, typing_expiry_free);
       g_hash_table_insert (self->typing, g_strdup (user), GUINT_TO_POINTER (source));
     }
   if (was != !!typing)
     update_typing (self);
+}
+
+void
+_natter_room_set_typing_expiry (guint ms)
+{
+  typing_expiry_ms = ms;
 }
 
 NatterTimeline *

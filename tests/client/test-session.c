@@ -146,6 +146,14 @@ test_basic (Fixture       *f,
   natter_test_wait_until (!strv_has (natter_room_get_typing_users (b_room), "alice"), 5000);
   g_assert_null (natter_room_get_typing_text (b_room));
 
+  /* A typist who vanishes without "typing: false" expires. */
+  _natter_room_set_typing_expiry (300);
+  natter_room_set_typing (a_room, TRUE);
+  natter_test_wait_until (strv_has (natter_room_get_typing_users (b_room), "alice"), 5000);
+  natter_test_wait_until (!strv_has (natter_room_get_typing_users (b_room), "alice"), 5000);
+  natter_room_set_typing (a_room, FALSE);
+  _natter_room_set_typing_expiry (6000);
+
   /* Members with presence. */
   natter_test_wait_until (find_member (b_room, "alice") != NULL, 5000);
   alice_seen_by_bob = find_member (b_room, "alice");
