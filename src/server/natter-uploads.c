@@ -31,6 +31,7 @@
 #define ID_LENGTH          24
 #define WRITE_BUFFER_BYTES (256 * 1024)
 #define SAVE_INTERVAL_BYTES (G_GUINT64_CONSTANT (64) * 1024 * 1024)
+#define MAX_QUEUED_BYTES   (8 * 1024 * 1024)
 #define SWEEP_INTERVAL_S   3600
 #define IDLE_CHECK_S       5
 #define MAX_FILENAME_BYTES 255
@@ -73,7 +74,18 @@ typedef struct
   gboolean           completed;
   char              *sha256;
   guint64            saved_offset;  /* where the saved hash state is */
-  gboolean           sha_ahead;     /* the hash has bytes the disk did not take */
+
+  /* The writer thread writes the buffers to the file and hashes them, so
+   * that SHA-256 runs beside the network I/O; ->sha and ->disk_offset are
+   * its own while it runs (patch_drain() joins it). */
+  GThread           *writer;
+  GAsyncQueue       *queue;         /* GBytes, then &writer_stop */
+  GMutex             lock;
+  GCond              drained;
+  gsize              queued;        /* bytes handed over, not yet written */
+  guint64            disk_offset;   /* bytes in the file (and in ->sha) */
+  int                write_failed;  /* atomic */
+  int                write_errno;
 
   guint              status;      /* nonzero: the answer is an error */
   char              *error_code;
@@ -680,38 +692,108 @@ patch_fail (Patch      *patch,
   patch->error_message = g_strdup (message);
 }
 
+static int writer_stop;   /* its address ends the writer's queue */
+
+static gpointer
+writer_thread (gpointer data)
+{
+  Patch *patch = data;
+  gpointer item;
+
+  while ((item = g_async_queue_pop (patch->queue)) != &writer_stop)
+    {
+      GBytes *bytes = item;
+      gsize size, done = 0;
+      const guint8 *buffer = g_bytes_get_data (bytes, &size);
+
+      while (!g_atomic_int_get (&patch->write_failed) && done < size)
+        {
+          gssize n = write (patch->fd, buffer + done, size - done);
+
+          if (n < 0 && errno == EINTR)
+            continue;
+          if (n <= 0)
+            {
+              patch->write_errno = n < 0 ? errno : ENOSPC;
+              g_atomic_int_set (&patch->write_failed, TRUE);
+              break;
+            }
+          done += n;
+        }
+      /* Only what reached the file is hashed: the saved state always
+       * matches the bytes on disk. */
+      sha256_update (&patch->sha, done, buffer);
+      patch->disk_offset += done;
+
+      g_mutex_lock (&patch->lock);
+      patch->queued -= size;
+      g_cond_signal (&patch->drained);
+      g_mutex_unlock (&patch->lock);
+      g_bytes_unref (bytes);
+    }
+  return NULL;
+}
+
+/* Hands the buffer to the writer thread (started on demand). Waits while
+ * more than MAX_QUEUED_BYTES are pending, so a slow disk slows the upload
+ * down instead of filling memory. FALSE once a write failed. */
 static gboolean
 patch_flush (Patch *patch)
 {
-  gsize done = 0;
+  GBytes *bytes;
+  gsize size = patch->buffer->len;
 
-  while (done < patch->buffer->len)
+  if (size > 0 && !g_atomic_int_get (&patch->write_failed))
     {
-      gssize n = write (patch->fd, patch->buffer->data + done, patch->buffer->len - done);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
+      if (patch->writer == NULL)
         {
-          int saved = errno;
-          g_autofree char *message = g_strdup_printf ("cannot store the upload: %s",
-                                                      g_strerror (saved));
-
-          g_warning ("uploads: %s: %s", patch->id, g_strerror (saved));
-          /* What did reach the disk stays; the offset says so. The hash
-           * went further: it is not saved, a resume hashes from the file. */
-          patch->offset -= patch->buffer->len - done;
-          patch->sha_ahead = TRUE;
-          g_byte_array_set_size (patch->buffer, 0);
-          patch_fail (patch, saved == ENOSPC ? SOUP_STATUS_INSUFFICIENT_STORAGE
-                                             : SOUP_STATUS_INTERNAL_SERVER_ERROR,
-                      "internal", message);
-          return FALSE;
+          patch->queue = g_async_queue_new ();
+          patch->writer = g_thread_new ("natter-upload", writer_thread, patch);
         }
-      done += n;
+      bytes = g_byte_array_free_to_bytes (patch->buffer);
+      patch->buffer = g_byte_array_sized_new (WRITE_BUFFER_BYTES);
+
+      g_mutex_lock (&patch->lock);
+      while (patch->queued > 0 && patch->queued + size > MAX_QUEUED_BYTES)
+        g_cond_wait (&patch->drained, &patch->lock);
+      patch->queued += size;
+      g_mutex_unlock (&patch->lock);
+      g_async_queue_push (patch->queue, bytes);
     }
-  g_byte_array_set_size (patch->buffer, 0);
-  return TRUE;
+  else
+    g_byte_array_set_size (patch->buffer, 0);
+  return !g_atomic_int_get (&patch->write_failed);
+}
+
+/* Writes out everything and stops the writer: ->sha and ->disk_offset are
+ * then the main thread's again. On a failed write the offset falls back to
+ * what reached the disk and the PATCH fails. */
+static gboolean
+patch_drain (Patch *patch)
+{
+  patch_flush (patch);
+  if (patch->writer != NULL)
+    {
+      g_async_queue_push (patch->queue, &writer_stop);
+      g_thread_join (patch->writer);
+      patch->writer = NULL;
+      g_clear_pointer (&patch->queue, g_async_queue_unref);
+    }
+  if (!g_atomic_int_get (&patch->write_failed))
+    return TRUE;
+
+  if (patch->offset != patch->disk_offset)
+    {
+      g_autofree char *message = g_strdup_printf ("cannot store the upload: %s",
+                                                  g_strerror (patch->write_errno));
+
+      g_warning ("uploads: %s: %s", patch->id, g_strerror (patch->write_errno));
+      patch->offset = patch->disk_offset;
+      patch_fail (patch, patch->write_errno == ENOSPC ? SOUP_STATUS_INSUFFICIENT_STORAGE
+                                                      : SOUP_STATUS_INTERNAL_SERVER_ERROR,
+                  "internal", message);
+    }
+  return FALSE;
 }
 
 /* Saves what the upload is now: bytes on disk, and the hash state for them
@@ -721,9 +803,9 @@ patch_release (Patch *patch)
 {
   if (patch->fd >= 0)
     {
-      patch_flush (patch);
-      if (patch->self != NULL && !patch->completed && !patch->sha_ahead)
-        db_save_hash_state (patch->self, patch->id, &patch->sha, patch->offset);
+      patch_drain (patch);
+      if (patch->self != NULL && !patch->completed)
+        db_save_hash_state (patch->self, patch->id, &patch->sha, patch->disk_offset);
       close (patch->fd);
       patch->fd = -1;
     }
@@ -741,6 +823,8 @@ patch_free (Patch *patch)
 {
   patch_release (patch);
   g_clear_pointer (&patch->buffer, g_byte_array_unref);
+  g_mutex_clear (&patch->lock);
+  g_cond_clear (&patch->drained);
   g_free (patch->id);
   g_free (patch->sha256);
   g_free (patch->error_code);
@@ -753,7 +837,7 @@ patch_complete (Patch *patch)
 {
   g_autoptr(GError) error = NULL;
 
-  if (!patch_flush (patch))
+  if (!patch_drain (patch))
     return;
   close (patch->fd);
   patch->fd = -1;
@@ -796,9 +880,11 @@ patch_got_chunk_cb (SoupServerMessage *msg,
     }
 
   if (patch->buffer->len + size > WRITE_BUFFER_BYTES && !patch_flush (patch))
-    return;
+    {
+      patch_drain (patch);   /* a write failed: fail the PATCH now */
+      return;
+    }
   g_byte_array_append (patch->buffer, data, size);
-  sha256_update (&patch->sha, size, data);
   patch->offset += size;
 
   if (patch->offset == patch->length)
@@ -811,7 +897,7 @@ patch_got_chunk_cb (SoupServerMessage *msg,
    * hashes again what arrived since the last save: keep that short. */
   if (patch->offset - patch->saved_offset >= SAVE_INTERVAL_BYTES)
     {
-      if (!patch_flush (patch))
+      if (!patch_drain (patch))
         return;
       db_save_hash_state (patch->self, patch->id, &patch->sha, patch->offset);
       patch->saved_offset = patch->offset;
@@ -872,6 +958,7 @@ patch_open (Patch     *patch,
       return;
     }
   patch->offset = st.st_size;
+  patch->disk_offset = st.st_size;
   patch->saved_offset = st.st_size;
 
   if (row->hash_state != NULL && g_bytes_get_size (row->hash_state) == sizeof patch->sha &&
@@ -936,6 +1023,8 @@ natter_uploads_claim_message (NatterUploads     *self,
   patch->fd = -1;
   patch->length = row->length;
   patch->buffer = g_byte_array_sized_new (WRITE_BUFFER_BYTES);
+  g_mutex_init (&patch->lock);
+  g_cond_init (&patch->drained);
   patch->last_activity = g_get_monotonic_time ();
   g_object_set_data_full (G_OBJECT (msg), "natter-upload-patch", patch,
                           (GDestroyNotify) patch_free);
