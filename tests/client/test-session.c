@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "natter-client-private.h"
@@ -659,6 +660,8 @@ static void
 new_session (gpointer data)
 {
   setsid ();
+  /* A test that aborts must not leave its bus behind. */
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
 }
 
 static void
