@@ -250,6 +250,76 @@ test_sign_in_errors (Fixture       *f,
   natter_session_stop (alice);
 }
 
+/* A message the server refuses for good is marked failed, visible, and
+ * can be retried or discarded; it never blocks the messages after it. */
+static void
+test_refused_message (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(NatterSession) alice = natter_test_session_new (f->ts->url, "alice", f->cache_dir, FALSE);
+  g_autoptr(NatterSession) bob = natter_test_session_new (f->ts->url, "bob", f->cache_dir, FALSE);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GListModel) listed = NULL;
+  g_autoptr(NatterRoom) elsewhere = NULL;
+  g_autoptr(NatterMessage) refused = NULL;
+  g_autoptr(NatterMessage) fine = NULL;
+  g_autoptr(NatterCache) cache = NULL;
+  g_autoptr(GPtrArray) items = NULL;
+  g_autofree char *path = g_strdup_printf ("%s/bob.db", f->cache_dir);
+  NatterRoom *mine;
+  guint failed = 0;
+
+  natter_test_join (alice, "private-talk");
+  mine = natter_test_join (bob, "bobs-room");
+  g_signal_connect (bob, "message-failed", G_CALLBACK (count_signal), &failed);
+
+  /* A room bob sees in the list but is not in. */
+  natter_session_list_rooms_async (bob, NULL, store_result, &result);
+  natter_test_wait_until (result != NULL, 5000);
+  listed = natter_session_list_rooms_finish (bob, result, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < g_list_model_get_n_items (listed); i++)
+    {
+      g_autoptr(NatterRoom) room = g_list_model_get_item (listed, i);
+
+      if (g_strcmp0 (natter_room_get_name (room), "private-talk") == 0)
+        elsewhere = g_object_ref (room);
+    }
+  g_assert_nonnull (elsewhere);
+  g_assert_false (natter_room_get_joined (elsewhere));
+
+  refused = natter_room_send_text (elsewhere, "let me in");
+  fine = natter_room_send_text (mine, "after the refused one");
+  natter_test_wait_until (natter_message_get_state (refused) == NATTER_MESSAGE_STATE_FAILED, 5000);
+  natter_test_wait_until (natter_message_get_state (fine) == NATTER_MESSAGE_STATE_SENT, 5000);
+  g_assert_nonnull (natter_message_get_error (refused));
+  g_assert_cmpuint (failed, ==, 1);
+  g_assert_cmpuint (natter_session_get_pending (bob), ==, 0);
+
+  /* Kept in the outbox until the user decides. */
+  cache = natter_cache_open (path, &error);
+  g_assert_no_error (error);
+  items = natter_cache_outbox_list (cache);
+  g_assert_cmpuint (items->len, ==, 1);
+  g_assert_true (((NatterOutboxItem *) items->pdata[0])->failed);
+  g_clear_pointer (&items, g_ptr_array_unref);
+
+  /* Retry: pending again, refused again. */
+  natter_session_retry_message (bob, refused);
+  g_assert_cmpint (natter_message_get_state (refused), ==, NATTER_MESSAGE_STATE_PENDING);
+  natter_test_wait_until (failed == 2, 5000);
+  g_assert_cmpint (natter_message_get_state (refused), ==, NATTER_MESSAGE_STATE_FAILED);
+
+  /* Discard: gone from the outbox. */
+  natter_session_discard_message (bob, refused);
+  items = natter_cache_outbox_list (cache);
+  g_assert_cmpuint (items->len, ==, 0);
+
+  natter_session_stop (alice);
+  natter_session_stop (bob);
+}
+
 typedef struct
 {
   GArray      *delays;
@@ -813,6 +883,7 @@ main (int   argc,
                                   fake_monitor_get_type (), "natter-test-fake", 10000);
 
   g_test_add ("/client/session/basic", Fixture, NULL, setup, test_basic, teardown);
+  g_test_add ("/client/session/refused", Fixture, NULL, setup, test_refused_message, teardown);
   g_test_add ("/client/session/sign-in-errors", Fixture, NULL, setup, test_sign_in_errors, teardown);
   g_test_add ("/client/session/unauthorized", Fixture, NULL, setup, test_unauthorized_signs_out, teardown);
   g_test_add ("/client/session/backoff", Fixture, NULL, setup, test_backoff_and_reset, teardown);
