@@ -181,6 +181,9 @@ on_value_changed (NatterRoomView *self,
 static void
 on_upper_changed (NatterRoomView *self)
 {
+  GtkAdjustment *adjustment = gtk_scrolled_window_get_vadjustment (self->scroller);
+
+  self->last_upper = gtk_adjustment_get_upper (adjustment);
   /* The content grew (new messages, rows measured): stay at the bottom. */
   if (self->at_bottom)
     queue_scroll_to_bottom (self);

@@ -14,7 +14,7 @@
 #include "natter-quick-switcher.h"
 #include "natter-server.h"
 
-#define WAIT_SECONDS 20
+#define WAIT_SECONDS 30
 
 static char *tmp_dir;
 static guint user_counter;
@@ -730,6 +730,65 @@ test_direct_message_and_leave (Fixture       *fixture,
   WAIT_UNTIL (g_strcmp0 (current_room_name (fixture), temporary) != 0);
 }
 
+static void
+test_load_older (Fixture       *fixture,
+                 gconstpointer  user_data)
+{
+  g_autofree char *me = new_user_name ("jo");
+  g_autofree char *them = new_user_name ("kai");
+  g_autofree char *room_name = g_strdup_printf ("history-%s", me);
+  g_autoptr(GPtrArray) sent = g_ptr_array_new_with_free_func (g_object_unref);
+  NatterSession *peer;
+  NatterRoom *peer_room;
+  NatterRoom *room;
+  NatterTimeline *timeline;
+  GtkAdjustment *adjustment;
+  guint n_before;
+  const guint n_messages = 160;
+
+  sign_up_and_wait (fixture, me);
+  create_room_through_dialog (fixture, room_name);
+  room = natter_window_get_room (fixture->window);
+  timeline = natter_room_get_timeline (room);
+  peer = add_peer (fixture, them, room_name);
+  peer_room = natter_session_lookup_room (peer, room_name);
+
+  for (guint i = 1; i <= n_messages; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("History line %u", i);
+      g_ptr_array_add (sent, natter_room_send_text (peer_room, text));
+    }
+  WAIT_UNTIL (find_message (room, them, "History line 160") != NULL);
+  WAIT_UNTIL (natter_room_view_get_at_bottom (room_view (fixture)));
+
+  /* Leaving the view trims the timeline; coming back shows the newest. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (fixture->window), "win.open-room", "s", "general"));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (fixture->window), "win.open-room", "s", room_name));
+  n_before = g_list_model_get_n_items (G_LIST_MODEL (timeline));
+  g_assert_cmpuint (n_before, <, n_messages);
+  g_assert_false (natter_timeline_get_at_start (timeline));
+
+  /* Scrolled to the top edge, older pages come in until the first one. */
+  adjustment = gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (_natter_room_view_get_timeline_view (room_view (fixture))));
+  while (!natter_timeline_get_at_start (timeline))
+    {
+      guint n = g_list_model_get_n_items (G_LIST_MODEL (timeline));
+
+      /* Held at the top, as a user dragging the scrollbar up would. */
+      WAIT_UNTIL ((gtk_adjustment_set_value (adjustment, 0),
+                   g_list_model_get_n_items (G_LIST_MODEL (timeline)) > n ||
+                   natter_timeline_get_at_start (timeline)));
+    }
+  g_assert_nonnull (find_message (room, them, "History line 1"));
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (timeline)), >, n_before);
+  g_assert_false (natter_room_view_get_at_bottom (room_view (fixture)));
+
+  /* "Jump to the newest message" goes back down. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (room_view (fixture)), "room.scroll-to-bottom", NULL));
+  WAIT_UNTIL (gtk_adjustment_get_value (adjustment) + gtk_adjustment_get_page_size (adjustment) >=
+              gtk_adjustment_get_upper (adjustment) - 1);
+}
+
 static GLogWriterOutput
 debug_writer (GLogLevelFlags   level,
               const GLogField *fields,
@@ -777,6 +836,7 @@ main (int   argc,
   g_test_add ("/app/conversation", Fixture, NULL, fixture_set_up, test_conversation, fixture_tear_down);
   g_test_add ("/app/offline-and-pending", Fixture, NULL, fixture_set_up, test_offline_and_pending, fixture_tear_down);
   g_test_add ("/app/direct-message-and-leave", Fixture, NULL, fixture_set_up, test_direct_message_and_leave, fixture_tear_down);
+  g_test_add ("/app/load-older", Fixture, NULL, fixture_set_up, test_load_older, fixture_tear_down);
   g_test_add ("/app/quick-switcher", Fixture, NULL, fixture_set_up, test_quick_switcher, fixture_tear_down);
 
   ret = g_test_run ();
