@@ -2,6 +2,8 @@
  * reliability tests' clients and natter-server. */
 #include "natter-fault-proxy.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 struct _NatterFaultProxy
@@ -61,6 +63,17 @@ set_linger_zero (GIOStream *stream)
     return;
   socket = g_socket_connection_get_socket (G_SOCKET_CONNECTION (stream));
   setsockopt (g_socket_get_fd (socket), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+}
+
+/* Small writes go out at once: with Nagle, each hop of the proxy would
+ * wait for the peer's delayed ACK (40 ms on Linux) before sending the next
+ * small frame, and a send → ack round trip would cost 80 ms or more. */
+static void
+set_nodelay (GIOStream *stream)
+{
+  GSocket *socket = g_socket_connection_get_socket (G_SOCKET_CONNECTION (stream));
+
+  g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
 }
 
 static void
@@ -202,6 +215,8 @@ upstream_connected (GObject      *object,
       return;
     }
   link->b = G_IO_STREAM (conn);
+  set_nodelay (link->a);
+  set_nodelay (link->b);
   link->up.link = link;
   link->up.in = g_io_stream_get_input_stream (link->a);
   link->up.out = g_io_stream_get_output_stream (link->b);
