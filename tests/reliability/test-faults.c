@@ -16,10 +16,13 @@
  * the child): from then on every write(2) to a regular file fails with
  * EFBIG, as a full disk makes writes fail with ENOSPC, and SQLite reports
  * an I/O error the way it would for ENOSPC. Then: sends are refused with
- * the `internal` ack and a log line, reads (history, rooms, members, a new
- * sign-in with an existing token) keep working, and once the limit is
- * lifted ("space returns") the same cid is stored with the next seq, no
- * gap; after a clean stop PRAGMA integrity_check says ok. */
+ * the `internal` ack and a log line (so are creating a room and a login,
+ * with `internal` / HTTP 500), reads (history, rooms, members, a new
+ * connection with an existing token) keep working, a libnatter-client
+ * session keeps its 20 messages in the outbox and retries, and once the
+ * limit is lifted ("space returns") the same cid is stored with the next
+ * seq, no gap, and the session's messages arrive once each, in order;
+ * after a clean stop PRAGMA integrity_check says ok. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
@@ -328,10 +331,25 @@ send_text (NatterTestClient *client,
   return natter_test_client_call_json (client, "send", args);
 }
 
+static guint
+count_lines (NatterRelServer *srv,
+             const char      *needle)
+{
+  guint n = 0;
+
+  for (const char *p = srv->log != NULL ? strstr (srv->log->str, needle) : NULL;
+       p != NULL; p = strstr (p + 1, needle))
+    n++;
+  return n;
+}
+
 static void
 test_disk_full (void)
 {
   NatterRelServer *srv = natter_rel_server_new (0, 0);
+  const char *exe = g_getenv ("NATTER_RELIABILITY_CLIENT");
+  g_autofree char *cache = NULL;
+  Helper *helper;
   g_autofree char *token = NULL;
   g_autofree char *log = NULL;
   g_autofree char *integrity = NULL;
@@ -352,6 +370,17 @@ test_disk_full (void)
       assert_ack_ok (ack);
       g_assert_cmpint (json_object_get_int_member (ack, "seq"), ==, i + 1);
     }
+
+  /* A libnatter-client session too, with the room in its cache. */
+  cache = g_build_filename (srv->dir, "dora-cache.db", NULL);
+  {
+    const char *argv[] = { exe, srv->url, "dora", token, cache, "disk", "join", NULL };
+
+    helper = helper_spawn (argv);
+    natter_rel_wait (helper->exited, 20000);
+    g_assert_true (helper_said (helper, "joined"));
+    helper_free (helper);
+  }
 
   /* The disk fills up. */
   if (!set_file_size_limit (pid, 0))
@@ -374,6 +403,22 @@ test_disk_full (void)
       g_assert_cmpstr (json_object_get_string_member (ack, "error"), ==, "internal");
     }
 
+  /* Other writes fail as cleanly: a new room, a new token. */
+  {
+    g_autoptr(JsonObject) ack = natter_test_client_call_json (client, "join",
+                                                              "{\"room\":\"new-room\",\"create\":true}");
+    g_autoptr(JsonNode) body = NULL;
+    guint status;
+
+    g_assert_nonnull (ack);
+    g_assert_false (json_object_get_boolean_member (ack, "ok"));
+    g_assert_cmpstr (json_object_get_string_member (ack, "error"), ==, "internal");
+    status = natter_test_http (srv->url, "POST", "/api/v1/login",
+                               "{\"user\":\"dora\",\"password\":\"secret-dora\"}", NULL, &body);
+    g_assert_cmpuint (status, ==, 500);
+    g_assert_cmpstr (json_object_get_string_member (json_node_get_object (body), "error"), ==, "internal");
+  }
+
   /* Reads go on, for this connection and a new one. */
   lines = history_lines (client, "disk");
   g_assert_cmpuint (lines->len, ==, 5);
@@ -389,6 +434,16 @@ test_disk_full (void)
   lines = history_lines (reader, "disk");
   g_assert_cmpuint (lines->len, ==, 5);
   g_clear_pointer (&lines, g_ptr_array_unref);
+
+  /* The library keeps its messages and tries again (`internal` is
+   * transient for it) until the disk has room. */
+  {
+    const char *argv[] = { exe, srv->url, "dora", token, cache, "disk", "queue", "lib", "20", NULL };
+
+    helper = helper_spawn (argv);
+    natter_rel_wait (helper_said (helper, "queued 20") && count_lines (srv, "send:") >= 5, 20000);
+    g_assert_cmpuint (helper->acked, ==, 0);
+  }
 
   log = natter_rel_server_read_log (srv);
   if (strstr (log, "send:") == NULL)
@@ -410,10 +465,27 @@ test_disk_full (void)
     assert_ack_ok (next);
     g_assert_cmpint (json_object_get_int_member (next, "seq"), ==, 7);
   }
+  natter_rel_wait (helper->acked == 20, 20000);
+  helper_free (helper);
   lines = history_lines (reader, "disk");
-  g_assert_cmpuint (lines->len, ==, 7);
-  g_assert_cmpstr (lines->pdata[5], ==, "6:dora:during-0:during-0");
-  g_assert_cmpstr (lines->pdata[6], ==, "7:dora:after-0:after-0");
+  g_assert_cmpuint (lines->len, ==, 27);
+  {
+    guint next_lib = 0;
+
+    for (guint i = 0; i < lines->len; i++)
+      {
+        g_auto(GStrv) parts = g_strsplit (lines->pdata[i], ":", 4);
+        g_autofree char *expected = g_strdup_printf ("lib-%04u", next_lib);
+
+        g_assert_cmpuint (g_ascii_strtoull (parts[0], NULL, 10), ==, i + 1);
+        if (g_str_has_prefix (parts[3], "lib-"))
+          {
+            g_assert_cmpstr (parts[3], ==, expected);
+            next_lib++;
+          }
+      }
+    g_assert_cmpuint (next_lib, ==, 20);
+  }
 
   natter_test_client_free (reader);
   natter_test_client_free (client);
