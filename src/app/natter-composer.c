@@ -96,14 +96,6 @@ send_action (GtkWidget  *widget,
 }
 
 static void
-attach_action (GtkWidget  *widget,
-               const char *action_name,
-               GVariant   *parameter)
-{
-  /* Files are not implemented yet: the action stays disabled. */
-}
-
-static void
 on_emoji_picked (NatterComposer *self,
                  const char     *emoji)
 {
@@ -264,7 +256,6 @@ natter_composer_class_init (NatterComposerClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterComposer, send_button);
 
   gtk_widget_class_install_action (widget_class, "composer.send", NULL, send_action);
-  gtk_widget_class_install_action (widget_class, "composer.attach", NULL, attach_action);
 
   gtk_widget_class_set_css_name (widget_class, "composer");
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
@@ -290,7 +281,6 @@ natter_composer_init (NatterComposer *self)
 
   gtk_menu_button_set_create_popup_func (GTK_MENU_BUTTON (self->emoji_button),
                                          create_emoji_chooser, self, NULL);
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "composer.attach", FALSE);
   on_buffer_changed (self);
 }
 

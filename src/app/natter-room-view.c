@@ -11,6 +11,7 @@
 #include "natter-message-row.h"
 #include "natter-room-view.h"
 #include "natter-timeline-model.h"
+#include "natter-transfer-row.h"
 
 /* How close to an edge (in pixels) counts as being at it. */
 #define EDGE_DISTANCE 48
@@ -34,7 +35,10 @@ struct _NatterRoomView
   GtkSpinner             *loading_spinner;
   GtkWidget              *jump_button;
   GtkLabel               *typing_label;
+  GtkListView            *uploads_view;
   NatterComposer         *composer;
+
+  GListStore             *uploads;
 
   NatterSession          *session;
   NatterRoom             *room;
@@ -304,6 +308,150 @@ unbind_row (GtkSignalListItemFactory *factory,
   natter_message_row_unbind (row);
 }
 
+/* Files */
+
+static void
+update_uploads_visible (NatterRoomView *self)
+{
+  gtk_widget_set_visible (GTK_WIDGET (self->uploads_view),
+                          g_list_model_get_n_items (G_LIST_MODEL (self->uploads)) > 0);
+}
+
+static void
+on_transfer_state (NatterRoomView *self,
+                   GParamSpec     *pspec,
+                   NatterTransfer *transfer)
+{
+  guint position;
+
+  /* Done: the file is a message in the timeline now. Failed ones stay,
+   * with their reason, until dismissed. */
+  if (natter_transfer_get_state (transfer) == NATTER_TRANSFER_STATE_DONE &&
+      g_list_store_find (self->uploads, transfer, &position))
+    g_list_store_remove (self->uploads, position);
+  update_uploads_visible (self);
+}
+
+void
+_natter_room_view_upload_file (NatterRoomView *self,
+                               GFile          *file)
+{
+  g_autoptr(NatterTransfer) transfer = NULL;
+
+  if (self->session == NULL || self->room == NULL)
+    return;
+
+  transfer = natter_transfer_new_upload (self->session, self->room, file, NULL);
+  g_signal_connect_object (transfer, "notify::state", G_CALLBACK (on_transfer_state), self, G_CONNECT_SWAPPED);
+  g_list_store_append (self->uploads, transfer);
+  update_uploads_visible (self);
+  natter_transfer_start (transfer);
+}
+
+static void
+dismiss_transfer_action (GtkWidget  *widget,
+                         const char *action_name,
+                         GVariant   *parameter)
+{
+  NatterRoomView *self = NATTER_ROOM_VIEW (widget);
+  const char *name = g_variant_get_string (parameter, NULL);
+
+  for (guint i = g_list_model_get_n_items (G_LIST_MODEL (self->uploads)); i > 0; i--)
+    {
+      g_autoptr(NatterTransfer) transfer = g_list_model_get_item (G_LIST_MODEL (self->uploads), i - 1);
+
+      if (natter_transfer_get_state (transfer) == NATTER_TRANSFER_STATE_FAILED &&
+          g_strcmp0 (natter_transfer_get_file_name (transfer), name) == 0)
+        g_list_store_remove (self->uploads, i - 1);
+    }
+  update_uploads_visible (self);
+}
+
+static void
+on_chooser_response (GtkNativeDialog *chooser,
+                     int              response,
+                     NatterRoomView  *self)
+{
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GListModel) files = gtk_file_chooser_get_files (GTK_FILE_CHOOSER (chooser));
+
+      for (guint i = 0; i < g_list_model_get_n_items (files); i++)
+        {
+          g_autoptr(GFile) file = g_list_model_get_item (files, i);
+          _natter_room_view_upload_file (self, file);
+        }
+    }
+  gtk_native_dialog_destroy (chooser);
+  g_object_unref (chooser);
+  g_object_unref (self);
+}
+
+static void
+attach_action (GtkWidget  *widget,
+               const char *action_name,
+               GVariant   *parameter)
+{
+  NatterRoomView *self = NATTER_ROOM_VIEW (widget);
+  GtkRoot *root = gtk_widget_get_root (widget);
+  GtkFileChooserNative *chooser;
+
+  if (self->room == NULL)
+    return;
+  /* A native chooser goes through the file chooser portal in Flatpak. */
+  chooser = gtk_file_chooser_native_new (_("Send Files"),
+                                         GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
+                                         GTK_FILE_CHOOSER_ACTION_OPEN,
+                                         _("_Send"), _("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  gtk_file_chooser_set_select_multiple (GTK_FILE_CHOOSER (chooser), TRUE);
+  g_signal_connect (chooser, "response", G_CALLBACK (on_chooser_response), g_object_ref (self));
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+static gboolean
+on_drop (GtkDropTarget  *target,
+         const GValue   *value,
+         double          x,
+         double          y,
+         NatterRoomView *self)
+{
+  GSList *files;
+
+  if (self->room == NULL || !G_VALUE_HOLDS (value, GDK_TYPE_FILE_LIST))
+    return FALSE;
+  files = g_value_get_boxed (value);
+  for (GSList *l = files; l != NULL; l = l->next)
+    _natter_room_view_upload_file (self, l->data);
+  return TRUE;
+}
+
+static void
+setup_upload_row (GtkSignalListItemFactory *factory,
+                  GtkListItem              *list_item,
+                  gpointer                  user_data)
+{
+  gtk_list_item_set_activatable (list_item, FALSE);
+  gtk_list_item_set_child (list_item, GTK_WIDGET (natter_transfer_row_new ()));
+}
+
+static void
+bind_upload_row (GtkSignalListItemFactory *factory,
+                 GtkListItem              *list_item,
+                 gpointer                  user_data)
+{
+  natter_transfer_row_set_transfer (NATTER_TRANSFER_ROW (gtk_list_item_get_child (list_item)),
+                                    gtk_list_item_get_item (list_item));
+}
+
+static void
+unbind_upload_row (GtkSignalListItemFactory *factory,
+                   GtkListItem              *list_item,
+                   gpointer                  user_data)
+{
+  natter_transfer_row_set_transfer (NATTER_TRANSFER_ROW (gtk_list_item_get_child (list_item)), NULL);
+}
+
 /* Public API */
 
 NatterRoom *
@@ -373,6 +521,7 @@ natter_room_view_set_room (NatterRoomView *self,
       update_header (self);
       update_typing (self);
       gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.scroll-to-bottom", FALSE);
+      gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.attach", FALSE);
       return;
     }
 
@@ -394,6 +543,7 @@ natter_room_view_set_room (NatterRoomView *self,
   gtk_stack_set_visible_child_name (self->stack, "room");
   gtk_widget_set_visible (GTK_WIDGET (self->members_button), TRUE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.scroll-to-bottom", TRUE);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.attach", TRUE);
 
   update_header (self);
   update_typing (self);
@@ -467,6 +617,9 @@ natter_room_view_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->session, self);
   if (self->timeline_view != NULL)
     gtk_list_view_set_model (self->timeline_view, NULL);
+  if (self->uploads_view != NULL)
+    gtk_list_view_set_model (self->uploads_view, NULL);
+  g_clear_object (&self->uploads);
   g_clear_object (&self->model);
   g_clear_object (&self->room);
   g_clear_object (&self->session);
@@ -550,7 +703,11 @@ natter_room_view_class_init (NatterRoomViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterRoomView, loading_spinner);
   gtk_widget_class_bind_template_child (widget_class, NatterRoomView, jump_button);
   gtk_widget_class_bind_template_child (widget_class, NatterRoomView, typing_label);
+  gtk_widget_class_bind_template_child (widget_class, NatterRoomView, uploads_view);
   gtk_widget_class_bind_template_child (widget_class, NatterRoomView, composer);
+
+  gtk_widget_class_install_action (widget_class, "room.attach", NULL, attach_action);
+  gtk_widget_class_install_action (widget_class, "room.dismiss-transfer", "s", dismiss_transfer_action);
 
   gtk_widget_class_install_action (widget_class, "room.scroll-to-bottom", NULL, scroll_to_bottom_action);
 
@@ -570,6 +727,25 @@ natter_room_view_init (NatterRoomView *self)
   g_signal_connect (factory, "bind", G_CALLBACK (bind_row), self);
   g_signal_connect (factory, "unbind", G_CALLBACK (unbind_row), self);
   gtk_list_view_set_factory (self->timeline_view, factory);
+  g_clear_object (&factory);
+
+  self->uploads = g_list_store_new (NATTER_TYPE_TRANSFER);
+  factory = gtk_signal_list_item_factory_new ();
+  g_signal_connect (factory, "setup", G_CALLBACK (setup_upload_row), self);
+  g_signal_connect (factory, "bind", G_CALLBACK (bind_upload_row), self);
+  g_signal_connect (factory, "unbind", G_CALLBACK (unbind_upload_row), self);
+  gtk_list_view_set_factory (self->uploads_view, factory);
+  g_clear_object (&factory);
+  gtk_list_view_set_model (self->uploads_view,
+                           GTK_SELECTION_MODEL (gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->uploads)))));
+
+  /* Files dropped anywhere on the room are sent to it. */
+  {
+    GtkDropTarget *target = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
+
+    g_signal_connect (target, "drop", G_CALLBACK (on_drop), self);
+    gtk_widget_add_controller (GTK_WIDGET (self->stack), GTK_EVENT_CONTROLLER (target));
+  }
 
   adjustment = gtk_scrolled_window_get_vadjustment (self->scroller);
   g_signal_connect_object (adjustment, "value-changed", G_CALLBACK (on_value_changed), self, G_CONNECT_SWAPPED);
@@ -579,6 +755,7 @@ natter_room_view_init (NatterRoomView *self)
   self->at_bottom = TRUE;
   gtk_widget_set_visible (GTK_WIDGET (self->members_button), FALSE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.scroll-to-bottom", FALSE);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.attach", FALSE);
   update_typing (self);
 }
 

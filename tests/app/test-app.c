@@ -789,6 +789,50 @@ test_load_older (Fixture       *fixture,
               gtk_adjustment_get_upper (adjustment) - 1);
 }
 
+static NatterMessage *
+find_file_message (NatterRoom *room,
+                   const char *file_name)
+{
+  GListModel *timeline = G_LIST_MODEL (natter_room_get_timeline (room));
+
+  for (guint i = g_list_model_get_n_items (timeline); i > 0; i--)
+    {
+      g_autoptr(NatterMessage) message = g_list_model_get_item (timeline, i - 1);
+      if (g_strcmp0 (natter_message_get_file_name (message), file_name) == 0)
+        return message;
+    }
+  return NULL;
+}
+
+static void
+test_send_file (Fixture       *fixture,
+                gconstpointer  user_data)
+{
+  g_autofree char *me = new_user_name ("lena");
+  g_autofree char *them = new_user_name ("milo");
+  g_autofree char *room_name = g_strdup_printf ("files-%s", me);
+  g_autofree char *path = g_build_filename (tmp_dir, "meeting-notes.txt", NULL);
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(GError) error = NULL;
+  NatterSession *peer;
+  NatterRoom *room;
+  NatterMessage *message;
+
+  g_assert_true (g_file_set_contents (path, "Agenda: ship it.\n", -1, &error));
+  sign_up_and_wait (fixture, me);
+  create_room_through_dialog (fixture, room_name);
+  room = natter_window_get_room (fixture->window);
+  peer = add_peer (fixture, them, room_name);
+
+  /* What the attach button and a drop do with the chosen file. */
+  _natter_room_view_upload_file (room_view (fixture), file);
+  WAIT_UNTIL ((message = find_file_message (room, "meeting-notes.txt")) != NULL &&
+              natter_message_get_state (message) == NATTER_MESSAGE_STATE_SENT);
+  g_assert_cmpint (natter_message_get_file_size (message), ==, 17);
+  WAIT_UNTIL (find_file_message (natter_session_lookup_room (peer, room_name), "meeting-notes.txt") != NULL);
+  save_snapshot (GTK_WIDGET (fixture->window), "file-sent");
+}
+
 static GLogWriterOutput
 debug_writer (GLogLevelFlags   level,
               const GLogField *fields,
@@ -837,6 +881,7 @@ main (int   argc,
   g_test_add ("/app/offline-and-pending", Fixture, NULL, fixture_set_up, test_offline_and_pending, fixture_tear_down);
   g_test_add ("/app/direct-message-and-leave", Fixture, NULL, fixture_set_up, test_direct_message_and_leave, fixture_tear_down);
   g_test_add ("/app/load-older", Fixture, NULL, fixture_set_up, test_load_older, fixture_tear_down);
+  g_test_add ("/app/send-file", Fixture, NULL, fixture_set_up, test_send_file, fixture_tear_down);
   g_test_add ("/app/quick-switcher", Fixture, NULL, fixture_set_up, test_quick_switcher, fixture_tear_down);
 
   ret = g_test_run ();
