@@ -13,6 +13,7 @@ scan (const char  *json,
 {
   guint depth = 0;
   gboolean in_string = FALSE;
+  gboolean closed = FALSE; /* an array or object at the top has ended */
 
   for (gsize i = 0; i < len; i++)
     {
@@ -35,6 +36,19 @@ scan (const char  *json,
           continue;
         }
 
+      /* json-glib is lenient where JSON is not: it takes the first of
+       * several values ("{…}{…}") and ignores the rest, and it accepts
+       * 'single-quoted' strings. Either would let this server read a body
+       * differently from anything strict in front of it. Outside strings,
+       * JSON (RFC 8259) has only these characters. */
+      if ((closed && !g_ascii_isspace (c)) ||
+          strchr ("{}[],:-+.0123456789eEtrufalsn \t\r\n\"", c) == NULL)
+        {
+          g_set_error_literal (error, NATTER_PROTOCOL_ERROR, NATTER_PROTOCOL_ERROR_BAD_JSON,
+                               "Not strict JSON");
+          return FALSE;
+        }
+
       switch (c)
         {
         case '"':
@@ -51,8 +65,8 @@ scan (const char  *json,
           break;
         case ']':
         case '}':
-          if (depth > 0)
-            depth--;
+          if (depth > 0 && --depth == 0)
+            closed = TRUE;
           break;
         default:
           break;

@@ -180,6 +180,19 @@ message_finished_cb (SoupServerMessage *msg,
   g_object_set_data (G_OBJECT (msg), "natter-guard", NULL);
 }
 
+/* The handshake timeout is the client's time to send its request. Once the
+ * whole request is in, the time the server takes to answer (a password
+ * hash queued behind others under load) must not cut the connection. */
+static void
+message_got_body_cb (SoupServerMessage *msg,
+                     gpointer           user_data)
+{
+  MessageGuard *guard = g_object_get_data (G_OBJECT (msg), "natter-guard");
+
+  if (guard != NULL)
+    g_clear_handle_id (&guard->timeout_id, g_source_remove);
+}
+
 /* libsoup reads a whole request body before anyone may answer, and keeps
  * it in memory. A body over the cap is refused by taking the connection
  * over: answer 413 by hand, stop writing, drain what the client still
@@ -386,6 +399,7 @@ request_started_cb (SoupServer        *soup,
                                 "Connection", "close");
 
   g_signal_connect (msg, "finished", G_CALLBACK (message_finished_cb), NULL);
+  g_signal_connect (msg, "got-body", G_CALLBACK (message_got_body_cb), NULL);
   g_signal_connect_object (msg, "got-headers", G_CALLBACK (message_got_headers_cb), self, 0);
   g_signal_connect_object (msg, "got-chunk", G_CALLBACK (message_got_chunk_cb), self, 0);
 }
@@ -564,6 +578,15 @@ api_handler (SoupServer        *soup,
 
   if (refuse_if_over_cap (self, msg))
     return;
+
+  /* The API answers browsers too: a page elsewhere must not register, log
+   * in or log out through a visitor's browser (the same allow-list as the
+   * WebSocket upgrade; no Origin, no browser). */
+  if (!origin_allowed (self, msg))
+    {
+      natter_http_reply_error (msg, SOUP_STATUS_FORBIDDEN, "forbidden", "origin not allowed");
+      return;
+    }
 
   if (self->config->max_http_body_bytes > 0 &&
       (guint64) body->length > self->config->max_http_body_bytes)
