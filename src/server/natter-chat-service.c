@@ -15,7 +15,8 @@ struct _NatterChatService
   NatterStore        *store;
   NatterHub          *hub;
   NatterMetrics      *metrics;
-  NatterRateLimiter  *send_limiter;
+  NatterRateLimiter  *send_limiter;   /* per user, on send */
+  NatterRateLimiter  *event_limiter;  /* per connection, on every event */
   NatterUploads      *uploads;
   gboolean            fast_hashing;
 };
@@ -31,6 +32,7 @@ natter_chat_service_finalize (GObject *object)
   g_clear_object (&self->hub);
   g_clear_object (&self->uploads);
   g_clear_pointer (&self->send_limiter, natter_rate_limiter_free);
+  g_clear_pointer (&self->event_limiter, natter_rate_limiter_free);
 
   G_OBJECT_CLASS (natter_chat_service_parent_class)->finalize (object);
 }
@@ -58,6 +60,7 @@ natter_chat_service_new (NatterStore              *store,
   self->hub = g_object_ref (hub);
   self->metrics = metrics;
   self->send_limiter = natter_rate_limiter_new (config->send_rate, config->send_burst);
+  self->event_limiter = natter_rate_limiter_new (config->event_rate, config->event_burst);
   self->fast_hashing = config->fast_password_hashing;
   return self;
 }
@@ -746,6 +749,18 @@ packet_cb (NatterConnection  *connection,
 
   req.user = natter_connection_get_user (connection);
   name = natter_sio_packet_get_event_name (packet);
+
+  /* Asking is cheap for a client and not for the server (a history page
+   * is up to 200 messages): every request counts against the connection.
+   * Not send (limited per user, below) and not typing, which is relayed
+   * as it comes (tests/security holds the server to that). */
+  if (g_strcmp0 (name, "send") != 0 && g_strcmp0 (name, "typing") != 0 &&
+      !natter_rate_limiter_take (self->event_limiter, natter_connection_get_sid (connection),
+                                 g_get_monotonic_time ()))
+    {
+      reply_error (&req, NATTER_CHAT_ERROR_RATE_LIMITED, "slow down");
+      return;
+    }
   arg = natter_sio_packet_get_arg (packet, 0);
 
   if (arg == NULL)
@@ -778,6 +793,7 @@ closed_cb (NatterConnection  *connection,
   const char *user = natter_connection_get_user (connection);
 
   g_signal_handlers_disconnect_by_data (connection, self);
+  natter_rate_limiter_forget (self->event_limiter, natter_connection_get_sid (connection));
   if (user != NULL && natter_hub_remove (self->hub, connection))
     publish_presence (self, user, FALSE, NULL);
 }

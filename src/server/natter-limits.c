@@ -35,6 +35,15 @@ natter_rate_limiter_free (NatterRateLimiter *limiter)
   g_free (limiter);
 }
 
+void
+natter_rate_limiter_forget (NatterRateLimiter *limiter,
+                            const char        *key)
+{
+  g_return_if_fail (limiter != NULL);
+
+  g_hash_table_remove (limiter->buckets, key);
+}
+
 gboolean
 natter_rate_limiter_take (NatterRateLimiter *limiter,
                           const char        *key,

@@ -13,6 +13,9 @@ typedef struct _NatterRateLimiter NatterRateLimiter;
 NatterRateLimiter *natter_rate_limiter_new     (guint              rate,
                                                 guint              burst);
 void               natter_rate_limiter_free    (NatterRateLimiter *limiter);
+/* Drops what is known about @key (a connection that went away). */
+void               natter_rate_limiter_forget  (NatterRateLimiter *limiter,
+                                                const char        *key);
 /* Takes one token for @key at @now_us (monotonic µs); FALSE when none is left. */
 gboolean           natter_rate_limiter_take    (NatterRateLimiter *limiter,
                                                 const char        *key,

@@ -22,6 +22,8 @@ natter_server_config_new (void)
   config->max_http_body_bytes = 64 * 1024;
   config->send_rate = 10;
   config->send_burst = 50;
+  config->event_rate = 50;
+  config->event_burst = 200;
   config->max_file_bytes = G_GUINT64_CONSTANT (1) << 30;
   config->user_quota_bytes = G_GUINT64_CONSTANT (10) << 30;
   config->upload_expiry_s = 24 * 60 * 60;
@@ -193,6 +195,8 @@ natter_server_config_load_key_file (NatterServerConfig  *config,
   READ_UINT ("limits", "max-http-body-bytes", max_http_body_bytes, G_MAXINT);
   READ_UINT ("limits", "send-rate", send_rate, 1000000);
   READ_UINT ("limits", "send-burst", send_burst, 1000000);
+  READ_UINT ("limits", "event-rate", event_rate, 1000000);
+  READ_UINT ("limits", "event-burst", event_burst, 1000000);
   READ_UINT ("limits", "max-file-bytes", max_file_bytes, G_MAXINT64);
   READ_UINT ("limits", "user-quota-bytes", user_quota_bytes, G_MAXINT64);
   READ_UINT ("limits", "upload-expiry-s", upload_expiry_s, G_MAXINT);

@@ -34,6 +34,8 @@ typedef struct
 
   guint    send_rate;                   /* 10 sends per second per user… */
   guint    send_burst;                  /* …with bursts of 50 */
+  guint    event_rate;                  /* 50 other events per second per connection… */
+  guint    event_burst;                 /* …with bursts of 200 */
 
   /* File transfers (natter-uploads.c) */
   guint64  max_file_bytes;              /* 1 GiB; 0: no limit */

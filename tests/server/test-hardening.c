@@ -476,6 +476,46 @@ test_rate_limit (Fixture       *f,
     }
 }
 
+static void
+tweak_events (NatterServerConfig *config)
+{
+  config->event_rate = 5;
+  config->event_burst = 20;
+}
+
+/* Every event, not only send, is limited per connection: a client asking
+ * for history in a loop gets rate_limited, another connection does not. */
+static void
+test_event_rate (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autofree char *token = natter_test_register (f->ts->url, "alice");
+  g_autoptr(NatterTestClient) greedy = connect_token (f, token);
+  g_autoptr(NatterTestClient) other = connect_token (f, token);
+  g_autoptr(JsonObject) ack = NULL;
+  guint i, ok = 0, limited = 0;
+
+  for (i = 0; i < 40; i++)
+    {
+      g_autoptr(JsonObject) reply = natter_test_client_call_json (greedy, "history", "{\"room\":\"general\"}");
+
+      if (json_object_get_boolean_member (reply, "ok"))
+        ok++;
+      else
+        {
+          g_assert_cmpstr (json_object_get_string_member (reply, "error"), ==, "rate_limited");
+          limited++;
+        }
+    }
+  g_assert_cmpuint (ok, >=, 20);
+  g_assert_cmpuint (ok, <, 30);
+  g_assert_cmpuint (limited, ==, 40 - ok);
+
+  ack = natter_test_client_call_json (other, "history", "{\"room\":\"general\"}");
+  g_assert_true (json_object_get_boolean_member (ack, "ok"));
+  g_assert_true (natter_test_client_is_open (greedy));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -491,6 +531,7 @@ main (int   argc,
   g_test_add ("/server/hardening/slow-reader", Fixture, tweak_backlog, setup, test_slow_reader, teardown);
   g_test_add ("/server/hardening/flood", Fixture, tweak_flood, setup, test_flood, teardown);
   g_test_add ("/server/hardening/churn", Fixture, NULL, setup, test_churn, teardown);
+  g_test_add ("/server/hardening/event-rate", Fixture, tweak_events, setup, test_event_rate, teardown);
   g_test_add ("/server/hardening/rate-limit", Fixture, tweak_rate, setup, test_rate_limit, teardown);
 
   return g_test_run ();
