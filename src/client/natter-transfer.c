@@ -169,9 +169,11 @@ set_bytes (NatterTransfer *self,
       self->rate_bytes = bytes;
     }
   else if (now - self->rate_time >= RATE_WINDOW_US ||
-           (self->rate == 0 && now - self->rate_time >= RATE_WINDOW_US / 10))
+           (self->rate == 0 && now - self->rate_time >= RATE_WINDOW_US / 10) ||
+           (bytes == self->total && now > self->rate_time))
     {
-      /* A first estimate early, then one per window. */
+      /* A first estimate early, then one per window, and one at the end
+       * (a fast transfer may be over before the first). */
       self->rate = (double) (bytes - self->rate_bytes) * G_USEC_PER_SEC / (now - self->rate_time);
       self->rate_time = now;
       self->rate_bytes = bytes;

@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "natter-auth.h"
@@ -32,6 +33,7 @@
 #define WRITE_BUFFER_BYTES (256 * 1024)
 #define SAVE_INTERVAL_BYTES (G_GUINT64_CONSTANT (64) * 1024 * 1024)
 #define MAX_QUEUED_BYTES   (8 * 1024 * 1024)
+#define MAX_IOV            64
 #define SWEEP_INTERVAL_S   3600
 #define IDLE_CHECK_S       5
 #define MAX_FILENAME_BYTES 255
@@ -67,7 +69,8 @@ typedef struct
   int                fd;
   guint64            offset;      /* bytes received, buffered ones included */
   guint64            length;
-  GByteArray        *buffer;
+  GPtrArray         *batch;       /* GBytes as libsoup gave them: no copy */
+  gsize              batch_bytes;
   struct sha256_ctx  sha;
   gint64             last_activity;
   gboolean           registered;  /* in self->active */
@@ -79,7 +82,7 @@ typedef struct
    * that SHA-256 runs beside the network I/O; ->sha and ->disk_offset are
    * its own while it runs (patch_drain() joins it). */
   GThread           *writer;
-  GAsyncQueue       *queue;         /* GBytes, then &writer_stop */
+  GAsyncQueue       *queue;         /* batches (GPtrArray of GBytes), then &writer_stop */
   GMutex             lock;
   GCond              drained;
   gsize              queued;        /* bytes handed over, not yet written */
@@ -694,6 +697,62 @@ patch_fail (Patch      *patch,
 
 static int writer_stop;   /* its address ends the writer's queue */
 
+/* Writes @batch at the end of the file (writev, resuming after short
+ * writes); returns how many bytes reached it, setting *error_out on failure. */
+static gsize
+write_batch (int        fd,
+             GPtrArray *batch,
+             int       *error_out)
+{
+  gsize written = 0;
+  guint first = 0;
+  gsize skip = 0;   /* bytes of batch[first] already written */
+
+  while (first < batch->len)
+    {
+      struct iovec iov[MAX_IOV];
+      int n_iov = 0;
+      gssize n;
+      guint k;
+
+      for (k = first; k < batch->len && n_iov < MAX_IOV; k++, n_iov++)
+        {
+          gsize size;
+          const guint8 *data = g_bytes_get_data (g_ptr_array_index (batch, k), &size);
+
+          iov[n_iov].iov_base = (void *) (data + (k == first ? skip : 0));
+          iov[n_iov].iov_len = size - (k == first ? skip : 0);
+        }
+      n = writev (fd, iov, n_iov);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          *error_out = n < 0 ? errno : ENOSPC;
+          return written;
+        }
+      written += n;
+      /* Advance past what was written. */
+      while (n > 0 && first < batch->len)
+        {
+          gsize left = g_bytes_get_size (g_ptr_array_index (batch, first)) - skip;
+
+          if ((gsize) n >= left)
+            {
+              n -= left;
+              first++;
+              skip = 0;
+            }
+          else
+            {
+              skip += n;
+              n = 0;
+            }
+        }
+    }
+  return written;
+}
+
 static gpointer
 writer_thread (gpointer data)
 {
@@ -702,66 +761,78 @@ writer_thread (gpointer data)
 
   while ((item = g_async_queue_pop (patch->queue)) != &writer_stop)
     {
-      GBytes *bytes = item;
-      gsize size, done = 0;
-      const guint8 *buffer = g_bytes_get_data (bytes, &size);
+      GPtrArray *batch = item;
+      gsize total = 0, written = 0, hashed = 0;
+      guint k;
 
-      while (!g_atomic_int_get (&patch->write_failed) && done < size)
+      for (k = 0; k < batch->len; k++)
+        total += g_bytes_get_size (g_ptr_array_index (batch, k));
+
+      if (!g_atomic_int_get (&patch->write_failed))
         {
-          gssize n = write (patch->fd, buffer + done, size - done);
+          int error = 0;
 
-          if (n < 0 && errno == EINTR)
-            continue;
-          if (n <= 0)
+          written = write_batch (patch->fd, batch, &error);
+          if (error != 0)
             {
-              patch->write_errno = n < 0 ? errno : ENOSPC;
+              patch->write_errno = error;
               g_atomic_int_set (&patch->write_failed, TRUE);
-              break;
             }
-          done += n;
         }
       /* Only what reached the file is hashed: the saved state always
        * matches the bytes on disk. */
-      sha256_update (&patch->sha, done, buffer);
-      patch->disk_offset += done;
+      for (k = 0; k < batch->len && hashed < written; k++)
+        {
+          gsize size;
+          const guint8 *bytes = g_bytes_get_data (g_ptr_array_index (batch, k), &size);
+          gsize n = MIN (size, written - hashed);
+
+          sha256_update (&patch->sha, n, bytes);
+          hashed += n;
+        }
+      patch->disk_offset += written;
 
       g_mutex_lock (&patch->lock);
-      patch->queued -= size;
+      patch->queued -= total;
       g_cond_signal (&patch->drained);
       g_mutex_unlock (&patch->lock);
-      g_bytes_unref (bytes);
+      g_ptr_array_unref (batch);
     }
   return NULL;
 }
 
-/* Hands the buffer to the writer thread (started on demand). Waits while
+/* Hands the batch to the writer thread (started on demand). Waits while
  * more than MAX_QUEUED_BYTES are pending, so a slow disk slows the upload
  * down instead of filling memory. FALSE once a write failed. */
 static gboolean
 patch_flush (Patch *patch)
 {
-  GBytes *bytes;
-  gsize size = patch->buffer->len;
+  gsize size = patch->batch_bytes;
 
   if (size > 0 && !g_atomic_int_get (&patch->write_failed))
     {
+      GPtrArray *batch = g_steal_pointer (&patch->batch);
+
       if (patch->writer == NULL)
         {
           patch->queue = g_async_queue_new ();
           patch->writer = g_thread_new ("natter-upload", writer_thread, patch);
         }
-      bytes = g_byte_array_free_to_bytes (patch->buffer);
-      patch->buffer = g_byte_array_sized_new (WRITE_BUFFER_BYTES);
+      patch->batch = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+      patch->batch_bytes = 0;
 
       g_mutex_lock (&patch->lock);
       while (patch->queued > 0 && patch->queued + size > MAX_QUEUED_BYTES)
         g_cond_wait (&patch->drained, &patch->lock);
       patch->queued += size;
       g_mutex_unlock (&patch->lock);
-      g_async_queue_push (patch->queue, bytes);
+      g_async_queue_push (patch->queue, batch);
     }
   else
-    g_byte_array_set_size (patch->buffer, 0);
+    {
+      g_ptr_array_set_size (patch->batch, 0);
+      patch->batch_bytes = 0;
+    }
   return !g_atomic_int_get (&patch->write_failed);
 }
 
@@ -822,7 +893,7 @@ static void
 patch_free (Patch *patch)
 {
   patch_release (patch);
-  g_clear_pointer (&patch->buffer, g_byte_array_unref);
+  g_clear_pointer (&patch->batch, g_ptr_array_unref);
   g_mutex_clear (&patch->lock);
   g_cond_clear (&patch->drained);
   g_free (patch->id);
@@ -859,8 +930,7 @@ patch_got_chunk_cb (SoupServerMessage *msg,
                     gpointer           user_data)
 {
   Patch *patch = user_data;
-  gsize size;
-  const guint8 *data = g_bytes_get_data (chunk, &size);
+  gsize size = g_bytes_get_size (chunk);
 
   if (patch->status != 0 || patch->fd < 0 || patch->self == NULL || size == 0)
     return;
@@ -879,13 +949,15 @@ patch_got_chunk_cb (SoupServerMessage *msg,
       return;
     }
 
-  if (patch->buffer->len + size > WRITE_BUFFER_BYTES && !patch_flush (patch))
+  g_ptr_array_add (patch->batch, g_bytes_ref (chunk));
+  patch->batch_bytes += size;
+  patch->offset += size;
+  if ((patch->batch_bytes >= WRITE_BUFFER_BYTES || patch->batch->len >= MAX_IOV) &&
+      !patch_flush (patch))
     {
       patch_drain (patch);   /* a write failed: fail the PATCH now */
       return;
     }
-  g_byte_array_append (patch->buffer, data, size);
-  patch->offset += size;
 
   if (patch->offset == patch->length)
     {
@@ -1022,7 +1094,7 @@ natter_uploads_claim_message (NatterUploads     *self,
   patch->id = g_strdup (id);
   patch->fd = -1;
   patch->length = row->length;
-  patch->buffer = g_byte_array_sized_new (WRITE_BUFFER_BYTES);
+  patch->batch = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   g_mutex_init (&patch->lock);
   g_cond_init (&patch->drained);
   patch->last_activity = g_get_monotonic_time ();
