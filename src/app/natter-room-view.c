@@ -46,6 +46,7 @@ struct _NatterRoomView
   GCancellable           *cancellable;
   guint                   scroll_idle;
   double                  last_upper;
+  gboolean                settling;
   gboolean                folded;
   gboolean                at_bottom;
 };
@@ -95,7 +96,10 @@ scroll_to_bottom (NatterRoomView *self)
   GtkAdjustment *adjustment = gtk_scrolled_window_get_vadjustment (self->scroller);
   guint n = self->model != NULL ? g_list_model_get_n_items (G_LIST_MODEL (self->model)) : 0;
 
-  if (n > 0)
+  /* Scrolling to the item makes the list view create the last rows rather
+   * than every row on the way down. */
+  if (n > 0 && gtk_adjustment_get_value (adjustment) + gtk_adjustment_get_page_size (adjustment) <
+               gtk_adjustment_get_upper (adjustment) - EDGE_DISTANCE)
     gtk_widget_activate_action (GTK_WIDGET (self->timeline_view), "list.scroll-to-item", "u", n - 1);
   gtk_adjustment_set_value (adjustment,
                             gtk_adjustment_get_upper (adjustment) -
@@ -109,7 +113,15 @@ scroll_idle_cb (gpointer user_data)
 
   self->scroll_idle = 0;
   if (self->at_bottom)
-    scroll_to_bottom (self);
+    {
+      GtkAdjustment *adjustment = gtk_scrolled_window_get_vadjustment (self->scroller);
+
+      scroll_to_bottom (self);
+      /* Opening a room ends once the view rests on its newest message. */
+      if (gtk_adjustment_get_value (adjustment) + gtk_adjustment_get_page_size (adjustment) >=
+          gtk_adjustment_get_upper (adjustment) - 1)
+        self->settling = FALSE;
+    }
   return G_SOURCE_REMOVE;
 }
 
@@ -162,6 +174,16 @@ on_value_changed (NatterRoomView *self,
   double value = gtk_adjustment_get_value (adjustment);
   double upper = gtk_adjustment_get_upper (adjustment);
   double page = gtk_adjustment_get_page_size (adjustment);
+
+  /* While a room opens, the view starts at the top and moves to the
+   * bottom: that is neither the user scrolling nor a reason to load older
+   * messages. */
+  if (self->settling)
+    {
+      self->last_upper = upper;
+      queue_scroll_to_bottom (self);
+      return;
+    }
 
   /* The list view reconfigures the adjustment as rows are measured; that
    * is not the user scrolling away from the bottom. */
@@ -538,6 +560,7 @@ natter_room_view_set_room (NatterRoomView *self,
 
   selection = gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->model)));
   self->at_bottom = TRUE;
+  self->settling = TRUE;
   gtk_widget_set_visible (self->jump_button, FALSE);
   gtk_list_view_set_model (self->timeline_view, GTK_SELECTION_MODEL (selection));
   gtk_stack_set_visible_child_name (self->stack, "room");

@@ -33,11 +33,13 @@ struct _NatterWindow
   NatterRoom           *room;
   guint                 resync_idle;
   gboolean              syncing;
+  gboolean              reopen_pending;
 };
 
 G_DEFINE_FINAL_TYPE (NatterWindow, natter_window, ADW_TYPE_APPLICATION_WINDOW)
 
 static void set_room (NatterWindow *self, NatterRoom *room);
+static void reopen_last_room (NatterWindow *self);
 
 static void setup (NatterWindow *self);
 
@@ -201,14 +203,8 @@ resync_idle_cb (gpointer user_data)
 
   /* Rooms arrived (first sign-in) or the room in view was left: show one,
    * unless the leaflet is folded and the list is what the user looks at. */
-  if (self->room == NULL && !adw_leaflet_get_folded (self->leaflet))
-    {
-      g_autofree char *last_room = g_settings_get_string (self->settings, "last-room");
-      g_autoptr(NatterRoom) first = g_list_model_get_item (get_rooms (self), 0);
-
-      if (!natter_window_open_room (self, last_room) && first != NULL)
-        natter_window_open_room (self, natter_room_get_name (first));
-    }
+  if (self->room == NULL && !self->reopen_pending && !adw_leaflet_get_folded (self->leaflet))
+    reopen_last_room (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -266,6 +262,48 @@ show_sign_in (NatterWindow *self)
   natter_sign_in_page_focus (self->sign_in_page);
 }
 
+/* Reopens the room of the last run, from the cache. */
+static void
+reopen_last_room (NatterWindow *self)
+{
+  g_autofree char *last_room = g_settings_get_string (self->settings, "last-room");
+
+  self->reopen_pending = FALSE;
+  if (self->session == NULL || self->room != NULL)
+    return;
+  if (last_room[0] == '\0' || !natter_window_open_room (self, last_room))
+    {
+      g_autoptr(NatterRoom) first = g_list_model_get_item (get_rooms (self), 0);
+
+      if (first != NULL && !adw_leaflet_get_folded (self->leaflet))
+        natter_window_open_room (self, natter_room_get_name (first));
+    }
+}
+
+static void
+on_after_paint (GdkFrameClock *clock,
+                NatterWindow  *self)
+{
+  g_signal_handlers_disconnect_by_func (clock, on_after_paint, self);
+  if (self->reopen_pending)
+    reopen_last_room (self);
+}
+
+static void
+natter_window_map (GtkWidget *widget)
+{
+  NatterWindow *self = NATTER_WINDOW (widget);
+
+  GTK_WIDGET_CLASS (natter_window_parent_class)->map (widget);
+
+  /* At start-up the window first shows the cached room list, at its final
+   * size; the room's timeline follows in the next frame. Laying the
+   * timeline out while the window still settles its size cost seconds. */
+  if (self->reopen_pending)
+    g_signal_connect_object (gtk_widget_get_frame_clock (widget), "after-paint",
+                             G_CALLBACK (on_after_paint), self, 0);
+}
+
 static void
 on_session_changed (NatterWindow *self)
 {
@@ -309,18 +347,10 @@ on_session_changed (NatterWindow *self)
 
   gtk_stack_set_visible_child_name (self->stack, "main");
 
-  /* Reopen the room of the last run, from the cache. */
-  {
-    g_autofree char *last_room = g_settings_get_string (self->settings, "last-room");
-
-    if (last_room[0] == '\0' || !natter_window_open_room (self, last_room))
-      {
-        g_autoptr(NatterRoom) first = g_list_model_get_item (get_rooms (self), 0);
-
-        if (first != NULL && !adw_leaflet_get_folded (self->leaflet))
-          natter_window_open_room (self, natter_room_get_name (first));
-      }
-  }
+  if (gtk_widget_get_mapped (GTK_WIDGET (self)))
+    reopen_last_room (self);
+  else
+    self->reopen_pending = TRUE;
 }
 
 /* Room navigation */
@@ -557,6 +587,7 @@ natter_window_class_init (NatterWindowClass *klass)
 
   object_class->dispose = natter_window_dispose;
   window_class->close_request = natter_window_close_request;
+  widget_class->map = natter_window_map;
 
   g_type_ensure (NATTER_TYPE_SIGN_IN_PAGE);
   g_type_ensure (NATTER_TYPE_ROOM_VIEW);
