@@ -697,6 +697,11 @@ test_quick_switcher (Fixture       *fixture,
                                                forward ? "win.prev-room" : "win.next-room", NULL));
     g_assert_cmpstr (current_room_name (fixture), ==, first);
   }
+
+  /* Signing out (preferences, main menu) returns to the sign-in page. */
+  g_action_group_activate_action (G_ACTION_GROUP (fixture->app), "sign-out", NULL);
+  WAIT_UNTIL (natter_application_get_session (fixture->app) == NULL);
+  WAIT_UNTIL (g_strcmp0 (_natter_window_get_page (fixture->window), "sign-in") == 0);
 }
 
 /* When GTK reports a widget that measures inconsistently, names it and its
