@@ -153,6 +153,8 @@ publish_member (NatterChatService *self,
     }
 }
 
+/* Presence goes to the people who share a room with @user: whether
+ * someone is online is not everybody's business. */
 static void
 publish_presence (NatterChatService *self,
                   const char        *user,
@@ -160,12 +162,13 @@ publish_presence (NatterChatService *self,
                   NatterConnection  *except)
 {
   g_autoptr(JsonObject) event = json_object_new ();
+  g_autoptr(GPtrArray) peers = natter_store_list_peers (self->store, user);
   g_autofree char *frame = NULL;
 
   json_object_set_string_member (event, "user", user);
   json_object_set_boolean_member (event, "online", online);
   frame = encode_event_frame ("presence", event);
-  natter_hub_publish_all (self->hub, frame, except);
+  natter_hub_publish (self->hub, peers, frame, except);
 }
 
 static JsonObject *

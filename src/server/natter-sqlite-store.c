@@ -492,6 +492,26 @@ natter_sqlite_store_list_members (NatterStore *store,
   return users;
 }
 
+static GPtrArray *
+natter_sqlite_store_list_peers (NatterStore *store,
+                                const char  *user)
+{
+  NatterSqliteStore *self = NATTER_SQLITE_STORE (store);
+  GPtrArray *users = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(NatterStmt) stmt =
+    prepare (self,
+             "SELECT DISTINCT user FROM members"
+             " WHERE room IN (SELECT room FROM members WHERE user = ?)"
+             " ORDER BY user;");
+
+  if (stmt == NULL)
+    return users;
+  bind_text (stmt, 1, user);
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    g_ptr_array_add (users, g_strdup ((const char *) sqlite3_column_text (stmt, 0)));
+  return users;
+}
+
 static NatterChatMessage *
 message_from_row (sqlite3_stmt *stmt)
 {
@@ -691,6 +711,7 @@ natter_sqlite_store_iface_init (NatterStoreInterface *iface)
   iface->remove_member = natter_sqlite_store_remove_member;
   iface->is_member = natter_sqlite_store_is_member;
   iface->list_members = natter_sqlite_store_list_members;
+  iface->list_peers = natter_sqlite_store_list_peers;
   iface->add_message = natter_sqlite_store_add_message;
   iface->get_history = natter_sqlite_store_get_history;
   iface->count_messages = natter_sqlite_store_count_messages;

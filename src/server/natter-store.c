@@ -195,3 +195,12 @@ natter_store_count_messages (NatterStore *self)
 
   return NATTER_STORE_GET_IFACE (self)->count_messages (self);
 }
+
+GPtrArray *
+natter_store_list_peers (NatterStore *self,
+                         const char  *user)
+{
+  g_return_val_if_fail (NATTER_IS_STORE (self), NULL);
+
+  return NATTER_STORE_GET_IFACE (self)->list_peers (self, user);
+}

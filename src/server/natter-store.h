@@ -70,6 +70,8 @@ struct _NatterStoreInterface
   gboolean          (*remove_member)  (NatterStore *self, const char *room, const char *user);
   gboolean          (*is_member)      (NatterStore *self, const char *room, const char *user);
   GPtrArray        *(*list_members)   (NatterStore *self, const char *room);
+  /* Everyone who shares at least one room with @user, @user included. */
+  GPtrArray        *(*list_peers)     (NatterStore *self, const char *user);
 
   /* Stores @message (room, from, cid, text, file set): fills seq and ts.
    * When (from, cid) exists, fills them from the stored message instead and
@@ -124,6 +126,8 @@ gboolean          natter_store_is_member         (NatterStore        *self,
                                                   const char         *user);
 GPtrArray        *natter_store_list_members      (NatterStore        *self,
                                                   const char         *room);
+GPtrArray        *natter_store_list_peers        (NatterStore        *self,
+                                                  const char         *user);
 gboolean          natter_store_add_message       (NatterStore        *self,
                                                   NatterChatMessage  *message,
                                                   gboolean           *duplicate,

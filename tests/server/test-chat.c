@@ -572,6 +572,37 @@ test_members_typing_presence (Fixture       *f,
   event = natter_test_client_wait_event (alice, "presence", presence_before + 1);
   g_assert_nonnull (event);
   g_assert_true (json_object_get_boolean_member (event, "online"));
+
+  /* Someone who shares no room with alice comes and goes unseen by her. */
+  {
+    g_autofree char *carol_token = natter_test_register (f->ts->url, "carol");
+    guint before_carol = natter_test_client_count_events (alice, "presence");
+    g_autoptr(NatterTestClient) carol = connect_token (f, carol_token);
+    g_autoptr(JsonObject) left = NULL;
+    g_autoptr(NatterTestClient) carol2 = NULL;
+    g_autoptr(JsonObject) barrier = NULL;
+    guint seen;
+
+    /* While in general, carol is seen arriving. */
+    event = natter_test_client_wait_event (alice, "presence", before_carol);
+    g_assert_nonnull (event);
+    g_assert_cmpstr (json_object_get_string_member (event, "user"), ==, "carol");
+    left = natter_test_client_call_json (carol, "leave", "{\"room\":\"general\"}");
+    assert_ok (left);
+    seen = natter_test_client_count_events (alice, "presence");
+
+    natter_test_client_close (carol);
+    carol2 = connect_token (f, carol_token);
+    natter_test_client_close (carol2);
+    /* bob comes back last: once alice hears of him, carol's events would
+     * have come before. */
+    natter_test_client_close (bob2);
+    g_assert_nonnull (natter_test_client_wait_event (alice, "presence", seen));
+    barrier = natter_test_client_call_json (alice, "rooms", "{}");
+    for (i = seen; i < natter_test_client_count_events (alice, "presence"); i++)
+      g_assert_cmpstr (json_object_get_string_member (natter_test_client_get_event (alice, "presence", i),
+                                                      "user"), !=, "carol");
+  }
 }
 
 static void
