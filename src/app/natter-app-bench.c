@@ -133,10 +133,65 @@ fill_cache (const char *path,
     }
 }
 
+/* The live feed: messages arriving at 1,000 per second into the open
+ * room, as the session adds them (cache, then timeline). */
+typedef struct
+{
+  NatterSession *session;
+  NatterRoom    *room;
+  gint64         next_seq;
+  guint          sent;
+  guint          total;
+  gint64         start_us;
+} Feed;
+
+static gboolean feeding;
+static gint64 last_paint_us;
+static gint64 max_gap_us;
+static guint n_paints;
+
+static gboolean
+feed_cb (gpointer user_data)
+{
+  Feed *feed = user_data;
+  /* Catch up with the wall clock: as many as are due by now. */
+  guint due = MIN (feed->total, (guint) ((boottime_us () - feed->start_us) / 1000) + 1);
+
+  for (; feed->sent < due; feed->sent++)
+    {
+      g_autoptr(NatterChatMessage) chat = natter_chat_message_new ();
+      g_autoptr(NatterMessage) message = NULL;
+      gboolean is_new;
+
+      chat->room = g_strdup (natter_room_get_name (feed->room));
+      chat->seq = feed->next_seq++;
+      chat->ts = g_get_real_time () / 1000;
+      chat->from = g_strdup ("alice");
+      chat->cid = g_uuid_string_random ();
+      chat->text = g_strdup_printf ("Live message %u, arriving with a thousand others this second", feed->sent);
+      natter_cache_insert_message (_natter_session_get_cache (feed->session), chat, "bench", &is_new);
+      message = _natter_session_wrap_message (feed->session, chat);
+      _natter_timeline_add_sent (natter_room_get_timeline (feed->room), message);
+    }
+  if (feed->sent < feed->total)
+    return G_SOURCE_CONTINUE;
+  feeding = FALSE;
+  return G_SOURCE_REMOVE;
+}
+
 static void
 after_paint (GdkFrameClock *clock,
              gpointer       user_data)
 {
+  if (feeding)
+    {
+      gint64 now = boottime_us ();
+
+      if (last_paint_us != 0)
+        max_gap_us = MAX (max_gap_us, now - last_paint_us);
+      last_paint_us = now;
+      n_paints++;
+    }
   if (first_frame_us == 0)
     {
       first_frame_us = boottime_us ();
@@ -239,6 +294,24 @@ measure (const char *cache_path)
   while (open_frame_us == 0)
     g_main_context_iteration (NULL, TRUE);
   rss_after = rss_kib ();
+
+  /* 1,000 messages in one second into the open room. */
+  {
+    Feed feed = { session, natter_window_get_room (window), 0, 0, 1000, 0 };
+    double feed_cpu = cpu_ms ();
+    gint64 feed_end;
+
+    feed.next_seq = natter_room_get_last_seq (feed.room) + 1;
+    feed.start_us = boottime_us ();
+    feeding = TRUE;
+    /* Network input comes in bursts: one tick every 10 ms. */
+    g_timeout_add (10, feed_cb, &feed);
+    while (feeding)
+      g_main_context_iteration (NULL, TRUE);
+    feed_end = boottime_us ();
+    g_print ("1,000 live messages:          fed in %.1f ms, %u frames, longest gap between frames %.1f ms, %.1f ms CPU\n",
+             (feed_end - feed.start_us) / 1000.0, n_paints, max_gap_us / 1000.0, cpu_ms () - feed_cpu);
+  }
 
   g_print ("load average:                 %s", load_average ());
   g_print ("rooms in the list:            %u\n",
