@@ -1363,6 +1363,30 @@ typedef struct
   guint          generation;
 } SendData;
 
+/* Puts one of our messages, just stored by the server, into the cache. */
+static void
+cache_acked (NatterSession *self,
+             NatterMessage *message)
+{
+  g_autoptr(NatterChatMessage) chat = natter_chat_message_new ();
+
+  chat->room = g_strdup (natter_message_get_room (message));
+  chat->seq = natter_message_get_seq (message);
+  chat->ts = natter_message_get_ts (message);
+  chat->from = g_strdup (self->user);
+  chat->cid = g_strdup (natter_message_get_cid (message));
+  chat->text = g_strdup (natter_message_get_text (message));
+  if (natter_message_get_file_id (message) != NULL)
+    {
+      chat->file = g_new0 (NatterChatFile, 1);
+      chat->file->id = g_strdup (natter_message_get_file_id (message));
+      chat->file->name = g_strdup (natter_message_get_file_name (message));
+      chat->file->size = natter_message_get_file_size (message);
+      chat->file->mime = g_strdup (natter_message_get_file_mime (message));
+    }
+  natter_cache_insert_message (self->cache, chat, self->user, NULL);
+}
+
 static void
 send_acked (JsonNode     *node,
             const GError *error,
@@ -1415,6 +1439,12 @@ send_acked (JsonNode     *node,
           _natter_room_set_last_seq (room, seq);
           _natter_room_set_last_ts (room, ts);
         }
+      /* Cached before it leaves the outbox: until its echo comes (and if
+       * the link dies first, until the next catch-up) it would otherwise be
+       * in neither, so a timeline made now would not show it and the echo
+       * would count as a message received (tests/reliability/test-ack-echo.c). */
+      if (self->cache != NULL && room != NULL)
+        cache_acked (self, message);
       outbox_forget (self, message);
       g_signal_emit (self, signals[MESSAGE_ACKED], 0, message);
       flush_outbox (self);

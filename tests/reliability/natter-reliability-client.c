@@ -1,7 +1,7 @@
 /* natter-reliability-client.c: a tiny libnatter-client program for
  * test-faults, so that a client with a fixed cache file can be killed with
  * SIGKILL and started again. It reports on stdout, one line each:
- * "joined", "queued N", "acked TEXT", "drained".
+ * "joined", "queued N", "acked TEXT", "timeline …", "drained".
  *
  *   natter-reliability-client URL USER TOKEN CACHE ROOM join
  *   natter-reliability-client URL USER TOKEN CACHE ROOM queue PREFIX N
@@ -10,7 +10,8 @@
  * join: joins (creating) ROOM, exits 0. queue: writes N messages
  * "PREFIX-0000"… to ROOM's outbox (the room comes from the cache, so the
  * server may be unreachable), then keeps the session running until killed.
- * drain: runs until the outbox is empty, exits 0. The token is set
+ * drain: runs until the outbox is empty, prints ROOM's whole timeline
+ * ("timeline SEQ:FROM:TEXT" lines), exits 0. The token is set
  * directly (as a Secret Service lookup would), so no sign-in is needed. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,18 +87,72 @@ on_state (NatterSession *session,
     }
 }
 
+static void load_older (NatterTimeline *timeline);
+
+static void
+loaded (GObject      *object,
+        GAsyncResult *result,
+        gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!natter_timeline_load_older_finish (NATTER_TIMELINE (object), result, &error))
+    {
+      say ("error %s", error->message);
+      g_main_loop_quit (loop);
+      return;
+    }
+  load_older (NATTER_TIMELINE (object));
+}
+
+/* Pages the whole timeline in, then prints it: "timeline SEQ:FROM:TEXT",
+ * or "timeline pending:TEXT" for what is not sent. */
+static void
+load_older (NatterTimeline *timeline)
+{
+  guint n;
+
+  if (!natter_timeline_get_at_start (timeline))
+    {
+      natter_timeline_load_older_async (timeline, 200, NULL, loaded, NULL);
+      return;
+    }
+  n = g_list_model_get_n_items (G_LIST_MODEL (timeline));
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(NatterMessage) m = g_list_model_get_item (G_LIST_MODEL (timeline), i);
+
+      if (natter_message_get_state (m) == NATTER_MESSAGE_STATE_SENT)
+        say ("timeline %" G_GINT64_FORMAT ":%s:%s", natter_message_get_seq (m),
+             natter_message_get_from (m), natter_message_get_text (m));
+      else
+        say ("timeline pending:%s", natter_message_get_text (m));
+    }
+  say ("drained");
+  status = 0;
+  g_main_loop_quit (loop);
+}
+
 static void
 check_drained (NatterSession *session,
                GParamSpec    *pspec,
-               gpointer       user_data)
+               const char    *room_name)
 {
-  if (natter_session_get_pending (session) == 0 &&
-      natter_session_get_state (session) == NATTER_SESSION_STATE_ONLINE)
+  NatterRoom *room;
+
+  if (natter_session_get_pending (session) != 0 ||
+      natter_session_get_state (session) != NATTER_SESSION_STATE_ONLINE ||
+      g_object_get_data (G_OBJECT (session), "draining") != NULL)
+    return;
+  g_object_set_data (G_OBJECT (session), "draining", GINT_TO_POINTER (1));
+  room = natter_session_lookup_room (session, room_name);
+  if (room == NULL)
     {
-      say ("drained");
-      status = 0;
+      say ("error no room %s", room_name);
       g_main_loop_quit (loop);
+      return;
     }
+  load_older (natter_room_get_timeline (room));
 }
 
 int
@@ -152,8 +207,8 @@ main (int   argc,
     }
   else if (g_str_equal (command, "drain"))
     {
-      g_signal_connect (session, "notify::pending", G_CALLBACK (check_drained), NULL);
-      g_signal_connect (session, "notify::state", G_CALLBACK (check_drained), NULL);
+      g_signal_connect (session, "notify::pending", G_CALLBACK (check_drained), (gpointer) room_name);
+      g_signal_connect (session, "notify::state", G_CALLBACK (check_drained), (gpointer) room_name);
     }
   else
     {

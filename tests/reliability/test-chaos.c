@@ -90,7 +90,8 @@ room_name (guint r)
   return g_strdup_printf ("room-%u", r);
 }
 
-/* Client i writes message k into its room (i + k) % 2 of {i % 4, (i + 1) % 4}. */
+/* Client i is in rooms i % 4 and (i + 1) % 4 and writes its messages into
+ * them in turn: message k goes to room (i + k % 2) % 4. */
 static guint
 room_of (guint client,
          guint k)

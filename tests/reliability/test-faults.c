@@ -5,7 +5,8 @@
  * with a fixed cache file) writes 100 messages while the server is down
  * and is killed with SIGKILL; started again with the server up it writes
  * 50 more and is killed again in the middle of sending; a third start
- * drains its outbox. Every message is stored exactly once, in order.
+ * drains its outbox. Every message is stored exactly once, in order, and
+ * the client's timeline shows each once, as sent.
  *
  * disk-full: how the disk is made full. A small tmpfs needs mount
  * privileges, and chmod of the data dir proves nothing: the server holds its
@@ -199,6 +200,7 @@ test_client_killed (void)
   g_autofree char *observer_token = NULL;
   g_autofree char *cache = NULL;
   g_autoptr(GPtrArray) lines = NULL;
+  g_autoptr(GPtrArray) timeline = g_ptr_array_new_with_free_func (g_free);
   g_autofree char *integrity = NULL;
   NatterTestClient *observer;
   Helper *helper;
@@ -261,6 +263,9 @@ test_client_killed (void)
     g_assert_true (g_spawn_check_wait_status (helper->status, NULL));
     g_test_message ("client-killed: %u acked before the second SIGKILL, %u after the restart",
                     acked_before_kill, helper->acked);
+    for (guint i = 0; i < helper->lines->len; i++)
+      if (g_str_has_prefix (helper->lines->pdata[i], "timeline "))
+        g_ptr_array_add (timeline, g_strdup ((char *) helper->lines->pdata[i] + strlen ("timeline ")));
     helper_free (helper);
   }
 
@@ -287,6 +292,22 @@ test_client_killed (void)
     g_assert_cmpuint (once, ==, 150);
   }
   g_assert_cmpuint (lines->len, ==, 150);
+  /* The client's own timeline: the same 150, none pending, none twice. */
+  if (timeline->len != 150)
+    {
+      g_autofree char *joined = NULL;
+
+      g_ptr_array_add (timeline, NULL);
+      joined = g_strjoinv (" ", (char **) timeline->pdata);
+      g_error ("the client's timeline has %u messages, not 150: %s", timeline->len - 1, joined);
+    }
+  for (guint i = 0; i < 150; i++)
+    {
+      g_auto(GStrv) parts = g_strsplit (lines->pdata[i], ":", 4);
+      g_autofree char *expected = g_strdup_printf ("%s:%s:%s", parts[0], parts[1], parts[3]);
+
+      g_assert_cmpstr (timeline->pdata[i], ==, expected);
+    }
   for (guint i = 0; i < 150; i++)
     {
       g_autofree char *text = i < 100 ? g_strdup_printf ("a-%04u", i) : g_strdup_printf ("b-%04u", i - 100);
