@@ -33,6 +33,8 @@ NatterConnectionBanner *_natter_room_view_get_banner     (NatterRoomView   *self
 /* The header's unsent counter ("2 unsent"), or NULL when hidden. */
 const char             *_natter_room_view_get_unsent     (NatterRoomView   *self);
 GtkWidget              *_natter_room_view_get_timeline_view (NatterRoomView *self);
+/* The typing line as shown ("" when nobody types). */
+const char             *_natter_room_view_get_typing     (NatterRoomView   *self);
 /* Sends @file to the room in view, as the attach button and a drop do. */
 void                    _natter_room_view_upload_file    (NatterRoomView   *self,
                                                           GFile            *file);

@@ -809,3 +809,11 @@ _natter_room_view_get_timeline_view (NatterRoomView *self)
 {
   return GTK_WIDGET (self->timeline_view);
 }
+
+const char *
+_natter_room_view_get_typing (NatterRoomView *self)
+{
+  const char *text = gtk_label_get_label (self->typing_label);
+
+  return g_strcmp0 (text, " ") == 0 ? "" : text;
+}

@@ -570,6 +570,12 @@ test_conversation (Fixture       *fixture,
   peer_room = natter_session_lookup_room (peer, room_name);
   g_assert_nonnull (peer_room);
   WAIT_UNTIL (find_message (peer_room, me, "Enter sends this one") != NULL);
+
+  /* The typing line names who types. */
+  natter_room_set_typing (peer_room, TRUE);
+  WAIT_UNTIL (strstr (_natter_room_view_get_typing (room_view (fixture)), them) != NULL);
+  natter_room_set_typing (peer_room, FALSE);
+  WAIT_UNTIL (_natter_room_view_get_typing (room_view (fixture))[0] == '\0');
   answer = natter_room_send_text (peer_room, "Hi! Look at https://gitlab.gnome.org, it is nice.");
   WAIT_UNTIL (message_sent (room, them, "Hi! Look at https://gitlab.gnome.org, it is nice."));
   mention_text = g_strdup_printf ("@%s are you there?", me);
