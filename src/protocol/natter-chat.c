@@ -116,6 +116,12 @@ natter_chat_room_name_is_valid (const char *name)
   if (n_chars > NATTER_CHAT_MAX_ROOM_CHARS)
     return FALSE;
 
+  /* " @alice+bob" would pass for a DM in a list, and "general " for
+   * "general": names neither start nor end with white space. */
+  if (g_unichar_isspace (g_utf8_get_char (name)) ||
+      g_unichar_isspace (g_utf8_get_char (g_utf8_find_prev_char (name, name + strlen (name)))))
+    return FALSE;
+
   for (const char *p = name; *p != '\0'; p = g_utf8_next_char (p))
     {
       gunichar c = g_utf8_get_char (p);

@@ -45,6 +45,12 @@ placeholders_are_valid (JsonNode *node,
   if (natter_sio_is_placeholder (node, &num))
     return num < n_attachments;
 
+  /* Something that claims to be a placeholder but is not a valid one (a
+   * negative or missing "num") is an error, not an ordinary object. */
+  if (JSON_NODE_HOLDS_OBJECT (node) &&
+      json_object_has_member (json_node_get_object (node), "_placeholder"))
+    return FALSE;
+
   if (JSON_NODE_HOLDS_ARRAY (node))
     {
       JsonArray *array = json_node_get_array (node);

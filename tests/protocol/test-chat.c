@@ -30,6 +30,7 @@ test_room_names (void)
   static const char * const bad[] = {
     "", "tab\there", "new\nline", "bell\a", "del\x7f", "\xff\xfe",
     "bidi\xe2\x80\xaeoverride", "zero\xe2\x80\x8bwidth", "line\xe2\x80\xa8sep",
+    " @alice+bob" /* looks like a DM */, "general ", " general", "general\xe3\x80\x80" /* ideographic space */,
     "@bob+alice" /* unsorted */, "@alice+alice", "@alice", "@alice+", "@+bob", "@Alice+bob",
     "一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十一二三四五", /* 65 */
   };

@@ -281,6 +281,31 @@ test_decoder_plain (void)
 }
 
 static void
+test_decoder_bad_placeholders (void)
+{
+  static const char * const bad[] = {
+    "51-[\"e\",{\"_placeholder\":true,\"num\":-1}]",
+    "51-[\"e\",{\"_placeholder\":true}]",
+    "51-[\"e\",{\"_placeholder\":true,\"num\":\"0\"}]",
+    "51-[\"e\",{\"_placeholder\":false,\"num\":0}]",
+    "51-[\"e\",{\"a\":[{\"_placeholder\":1,\"num\":0}]}]",
+    "2[\"e\",{\"_placeholder\":true,\"num\":0}]",   /* no parts announced */
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(NatterSioDecoder) decoder = natter_sio_decoder_new ();
+      g_autoptr(NatterSioPacket) packet = NULL;
+      g_autoptr(GError) error = NULL;
+
+      if (natter_sio_decoder_feed_text (decoder, bad[i], strlen (bad[i]), &packet, &error))
+        g_error ("bad placeholder case %u accepted", i);
+      g_assert_error (error, NATTER_PROTOCOL_ERROR, NATTER_PROTOCOL_ERROR_BAD_FORMAT);
+      g_assert_false (natter_sio_decoder_is_waiting (decoder));
+    }
+}
+
+static void
 test_decoder_framing_errors (void)
 {
   g_autoptr(GBytes) part = g_bytes_new_static ("x", 1);
@@ -354,6 +379,7 @@ main (int   argc,
   g_test_add_func ("/protocol/sio/decoder/attachments", test_decoder_attachments);
   g_test_add_func ("/protocol/sio/decoder/plain", test_decoder_plain);
   g_test_add_func ("/protocol/sio/decoder/framing-errors", test_decoder_framing_errors);
+  g_test_add_func ("/protocol/sio/decoder/bad-placeholders", test_decoder_bad_placeholders);
   g_test_add_func ("/protocol/sio/decode/truncations", test_truncations);
 
   return g_test_run ();
