@@ -228,7 +228,6 @@ test_dot_dot_names (SecFixture    *f,
   g_autoptr(GPtrArray) before = list_dir (f->ts->data_dir);
   g_autoptr(GPtrArray) after = NULL;
   g_autofree char *parent = g_path_get_dirname (f->ts->data_dir);
-  g_autoptr(GPtrArray) parent_before = list_dir (parent);
   g_autoptr(GPtrArray) parent_after = NULL;
   const char *rooms[] = { "..", "../general", "../../../etc/passwd", "./general", "general/..",
                           "general/../general", "..\\\\general", "%2e%2e%2fgeneral", "/general" };
@@ -289,6 +288,27 @@ test_dot_dot_names (SecFixture    *f,
   for (i = 0; i < parent_after->len; i++)
     g_assert_null (strstr (g_ptr_array_index (parent_after, i), "general"));
   sec_assert_fixture_ok (f);
+}
+
+typedef struct
+{
+  NatterTestClient *client;
+  const char       *prefix;
+} AnswerWait;
+
+static gboolean
+answer_or_close_cond (gpointer data)
+{
+  AnswerWait *wait = data;
+  GPtrArray *frames = natter_test_client_get_frames (wait->client);
+  guint i;
+
+  if (!natter_test_client_is_open (wait->client))
+    return TRUE;
+  for (i = 0; i < frames->len; i++)
+    if (g_str_has_prefix (g_ptr_array_index (frames, i), wait->prefix))
+      return TRUE;
+  return FALSE;
 }
 
 static void
@@ -355,12 +375,16 @@ test_text_limits (SecFixture    *f,
       {
         g_autofree char *frame = g_strdup_printf ("42%u[\"%s\",%s]", 500 + i, lone[i][0], lone[i][1]);
         g_autofree char *answer = g_strdup_printf ("43%u[{\"ok\":false,\"error\":\"bad_request\"", 500 + i);
+        AnswerWait wait;
 
         g_test_message ("%s", frame);
         /* Refused with bad_request, or (where json-glib gives up on the
          * escape) as invalid JSON, closing that connection with 1002. */
+        wait.client = alice;
+        wait.prefix = answer;
         natter_test_client_send_text (alice, frame);
-        if (natter_test_client_wait_frame (alice, answer, 0) < 0)
+        natter_test_wait (answer_or_close_cond, &wait, NATTER_TEST_TIMEOUT_MS);
+        if (!natter_test_client_is_open (alice))
           {
             g_assert_true (natter_test_client_wait_closed (alice, NATTER_TEST_TIMEOUT_MS));
             g_assert_cmpuint (natter_test_client_get_close_code (alice), ==, 1002);
@@ -368,6 +392,8 @@ test_text_limits (SecFixture    *f,
             natter_test_client_free (alice);
             alice = sec_connect_token (f->ts->url, alice_token);
           }
+        else
+          g_assert_cmpint (natter_test_client_wait_frame (alice, answer, 0), >=, 0);
       }
     natter_test_client_send_text (alice, "42599[\"send\",{\"room\":\"general\",\"cid\":\"pair\",\"text\":\"\\ud83d\\ude00\"}]");
     g_assert_cmpint (natter_test_client_wait_frame (alice, "43599[{\"ok\":true", 0), >=, 0);
@@ -509,6 +535,21 @@ test_send_flood (SecFixture    *f,
   sec_assert_fixture_ok (f);
 }
 
+typedef struct
+{
+  NatterTestClient *client;
+  guint             n;
+  guint             last;
+} TypingWait;
+
+static gboolean
+typing_cond (gpointer data)
+{
+  TypingWait *wait = data;
+
+  return natter_test_client_count_events (wait->client, "typing") >= wait->n;
+}
+
 static void
 test_typing_flood (SecFixture    *f,
                    gconstpointer  data)
@@ -523,12 +564,20 @@ test_typing_flood (SecFixture    *f,
   for (i = 0; i < n; i++)
     natter_test_client_send_text (mallory, i % 2 ? "42[\"typing\",{\"room\":\"general\",\"typing\":true}]"
                                                  : "42[\"typing\",{\"room\":\"general\",\"typing\":false}]");
+  /* Every one of them is relayed to the member who reads (however long a
+   * loaded or sanitized build takes, as long as it keeps coming). */
   {
-    g_autoptr(JsonObject) ack = call (mallory, "rooms", "{}");
+    TypingWait wait = { bob, n, 0 };
 
-    sec_assert_ok (ack);
+    while (!natter_test_wait (typing_cond, &wait, NATTER_TEST_TIMEOUT_MS))
+      {
+        guint now = natter_test_client_count_events (bob, "typing");
+
+        g_assert_cmpuint (now, >, wait.last);
+        wait.last = now;
+      }
   }
-  g_assert_nonnull (natter_test_client_wait_event (bob, "typing", n - 1));
+  g_assert_true (natter_test_client_is_open (mallory));
   g_test_message ("%u typing events relayed in %.2f s", n, (g_get_monotonic_time () - start) / 1e6);
   g_assert_true (natter_test_client_is_open (bob));
   g_assert_cmpuint (natter_test_client_count_events (mallory, "typing"), ==, 0);

@@ -2,15 +2,14 @@
  * claim (forged, altered, from another server, from a replaced database),
  * lying and oversize request lengths, malformed JSON bodies, file ids and
  * Range headers (when /api/v1/files is served), wrong Origins, passwords
- * in the most verbose log, and TLS with a CA made on the spot.
+ * in the most verbose log.
  *
  * Already in tests/server (not repeated): a bogus and an empty token on
  * CONNECT [chat/wrong-token]; a logged-out token on CONNECT and logout
  * [chat/logout]; "not json", "[1,2]", NUL in names [http/api]; a body one
  * byte over the cap [http/api]; a wrong Origin and "null" on the upgrade
  * [hardening/origin]; tus offsets, Range past the end, nine traversal ids
- * [uploads/wrong-offset, uploads/range, uploads/traversal]; wss with a
- * self-signed certificate the client accepts [tls/wss-round-trip]. */
+ * [uploads/wrong-offset, uploads/range, uploads/traversal]. */
 #include <glib/gstdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -593,192 +592,6 @@ test_passwords_not_logged (SecFixture    *f,
   sec_process_stop (process);
 }
 
-/* ---- TLS ---------------------------------------------------------------------------------------- */
-
-static gboolean
-run_openssl (const char * const *args)
-{
-  g_autofree char *openssl = g_find_program_in_path ("openssl");
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GError) error = NULL;
-  g_autofree char *err = NULL;
-  int status = 0;
-
-  g_ptr_array_add (argv, openssl);
-  for (; *args != NULL; args++)
-    g_ptr_array_add (argv, (gpointer) *args);
-  g_ptr_array_add (argv, NULL);
-  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
-                NULL, &err, &status, &error);
-  g_assert_no_error (error);
-  if (!g_spawn_check_wait_status (status, NULL))
-    g_error ("openssl %s failed: %s", (char *) argv->pdata[1], err);
-  return TRUE;
-}
-
-/* A CA, and a certificate for 127.0.0.1 it signed, in @dir. */
-static void
-make_ca_and_certificate (const char *dir,
-                         char      **ca,
-                         char      **cert,
-                         char      **key)
-{
-  g_autofree char *ca_key = g_build_filename (dir, "ca-key.pem", NULL);
-  g_autofree char *csr = g_build_filename (dir, "server.csr", NULL);
-  g_autofree char *ext = g_build_filename (dir, "ext.cnf", NULL);
-
-  *ca = g_build_filename (dir, "ca.pem", NULL);
-  *cert = g_build_filename (dir, "server.pem", NULL);
-  *key = g_build_filename (dir, "server-key.pem", NULL);
-  g_assert_true (g_file_set_contents (ext, "subjectAltName=IP:127.0.0.1\n"
-                                           "basicConstraints=CA:FALSE\n"
-                                           "extendedKeyUsage=serverAuth\n", -1, NULL));
-  {
-    const char *args[] = { "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                           "-subj", "/CN=Natter Test CA", "-keyout", ca_key, "-out", *ca, NULL };
-    run_openssl (args);
-  }
-  {
-    const char *args[] = { "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-                           "-keyout", *key, "-out", csr, NULL };
-    run_openssl (args);
-  }
-  {
-    const char *args[] = { "x509", "-req", "-in", csr, "-CA", *ca, "-CAkey", ca_key,
-                           "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", *cert, NULL };
-    run_openssl (args);
-  }
-}
-
-typedef struct
-{
-  SoupWebsocketConnection *ws;
-  GError                  *error;
-  gboolean                 done;
-} WsOpen;
-
-static void
-ws_open_cb (GObject      *source,
-            GAsyncResult *result,
-            gpointer      user_data)
-{
-  WsOpen *open = user_data;
-
-  open->ws = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &open->error);
-  open->done = TRUE;
-}
-
-static gboolean
-ws_open_cond (gpointer data)
-{
-  return ((WsOpen *) data)->done;
-}
-
-/* A wss handshake with @session; no accept-certificate handler anywhere. */
-static gboolean
-wss_connect (SoupSession *session,
-             const char  *base_url,
-             GError     **error)
-{
-  g_autofree char *url = g_strconcat (base_url, "/socket.io/?EIO=4&transport=websocket", NULL);
-  g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
-  WsOpen open = { 0, };
-
-  soup_session_websocket_connect_async (session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
-                                        ws_open_cb, &open);
-  g_assert_true (natter_test_wait (ws_open_cond, &open, NATTER_TEST_TIMEOUT_MS));
-  if (open.ws == NULL)
-    {
-      g_propagate_error (error, open.error);
-      return FALSE;
-    }
-  soup_websocket_connection_close (open.ws, 1000, NULL);
-  g_object_unref (open.ws);
-  return TRUE;
-}
-
-static void
-test_tls_ca (SecFixture    *f,
-             gconstpointer  data)
-{
-  NatterTestServer *ts = natter_test_server_new ();
-  g_autofree char *ca = NULL;
-  g_autofree char *cert = NULL;
-  g_autofree char *key = NULL;
-  g_autoptr(GTlsDatabase) database = NULL;
-  g_autoptr(SoupSession) trusting = NULL;
-  g_autoptr(SoupSession) plain = soup_session_new ();
-  g_autoptr(GError) error = NULL;
-  g_autofree char *openssl = g_find_program_in_path ("openssl");
-
-  if (openssl == NULL)
-    {
-      natter_test_server_free (ts);
-      g_test_skip ("openssl is needed to make a CA");
-      return;
-    }
-  make_ca_and_certificate (ts->data_dir, &ca, &cert, &key);
-  ts->config->tls_cert_file = g_strdup (cert);
-  ts->config->tls_key_file = g_strdup (key);
-  ts->config->handshake_timeout_ms = 1500;
-  natter_test_server_start (ts);
-
-  database = g_tls_file_database_new (ca, &error);
-  g_assert_no_error (error);
-  trusting = soup_session_new_with_options ("tls-database", database, NULL);
-
-  /* Trusting the CA: https and wss work, certificate checked for real. */
-  {
-    g_autoptr(SoupMessage) msg = api_message (ts->url, "POST", "/api/v1/register",
-                                              "{\"user\":\"tls\",\"password\":\"p\"}", NULL, NULL);
-
-    guint status = send_message (trusting, msg, NULL, &error);
-
-    g_assert_no_error (error);
-    g_assert_cmpuint (status, ==, 201);
-    g_assert_true (wss_connect (trusting, ts->url, &error));
-    g_assert_no_error (error);
-  }
-
-  /* The default database does not know the CA: refused, no bypass. */
-  {
-    g_autoptr(SoupMessage) msg = api_message (ts->url, "GET", "/api/v1/health", NULL, NULL, NULL);
-
-    g_assert_cmpuint (send_message (plain, msg, NULL, &error), ==, 0);
-    g_test_message ("default database, https: %s", error->message);
-    g_assert_error (error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE);
-    g_clear_error (&error);
-    g_assert_false (wss_connect (plain, ts->url, &error));
-    g_test_message ("default database, wss: %s", error->message);
-    g_assert_error (error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE);
-    g_clear_error (&error);
-  }
-
-  /* A TCP connection to the TLS port that never starts its handshake is
-   * cut by the handshake timeout like any other. */
-  {
-    NatterTestRaw *silent = natter_test_raw_connect (natter_server_get_port (ts->server), 0);
-    NatterTestRaw *half = natter_test_raw_connect (natter_server_get_port (ts->server), 0);
-    gint64 start = g_get_monotonic_time ();
-
-    natter_test_raw_write (half, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11);
-    g_assert_true (natter_test_raw_wait_eof (silent, 8000));
-    g_assert_true (natter_test_raw_wait_eof (half, 8000));
-    g_test_message ("silent TLS peers cut after %.1f s", (g_get_monotonic_time () - start) / 1e6);
-    natter_test_raw_free (silent);
-    natter_test_raw_free (half);
-  }
-
-  /* Still serving the trusting client. */
-  {
-    g_autoptr(SoupMessage) msg = api_message (ts->url, "GET", "/api/v1/health", NULL, NULL, NULL);
-
-    g_assert_cmpuint (send_message (trusting, msg, NULL, &error), ==, 200);
-  }
-  natter_test_server_free (ts);
-  sec_assert_fixture_ok (f);
-}
-
 int
 main (int   argc,
       char *argv[])
@@ -793,7 +606,6 @@ main (int   argc,
   sec_add ("/security/http/files", NULL, test_files);
   sec_add ("/security/http/origin", tweak_origin, test_origin);
   sec_add ("/security/http/passwords-not-logged", NULL, test_passwords_not_logged);
-  sec_add ("/security/tls/ca-signed", NULL, test_tls_ca);
 
   return sec_run ();
 }
