@@ -8,6 +8,8 @@
 
 /* Messages of one sender closer than this share one header. */
 #define GROUP_GAP_MS (5 * 60 * 1000)
+/* The most characters of one message a row lays out. */
+#define MAX_SHOWN_CHARS 2000
 
 struct _NatterMessageRow
 {
@@ -148,8 +150,21 @@ update_content (NatterMessageRow *self)
   const char *from = natter_message_get_from (self->message);
   const char *text = natter_message_get_text (self->message);
   const char *me = self->session != NULL ? natter_session_get_user (self->session) : NULL;
-  g_autofree char *markup = natter_text_to_markup (text, me);
+  g_autofree char *shown = NULL;
+  g_autofree char *markup = NULL;
   const char *file_name = natter_message_get_file_name (self->message);
+
+  /* A label lays out all of its text, several times, on the main loop: a
+   * 16 KiB message without spaces froze the window for minutes. Very long
+   * messages are shown shortened. */
+  if (text != NULL && g_utf8_strlen (text, -1) > MAX_SHOWN_CHARS)
+    {
+      g_autofree char *head = g_utf8_substring (text, 0, MAX_SHOWN_CHARS);
+      shown = g_strconcat (head, "…", NULL);
+    }
+  markup = natter_text_to_markup (shown != NULL ? shown : text, me);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->text_label),
+                               shown != NULL ? _("This message is too long to show in full") : NULL);
 
   gtk_label_set_label (self->sender_label, from);
   natter_text_apply_avatar (self->avatar, from);

@@ -11,6 +11,7 @@
 #include "natter-app-private.h"
 #include "natter-application.h"
 #include "natter-join-dialog.h"
+#include "natter-message-row.h"
 #include "natter-quick-switcher.h"
 #include "natter-server.h"
 
@@ -844,6 +845,50 @@ test_send_file (Fixture       *fixture,
   save_snapshot (GTK_WIDGET (fixture->window), "file-sent");
 }
 
+static GtkWidget *
+find_row_for (GtkWidget     *widget,
+              NatterMessage *message)
+{
+  if (NATTER_IS_MESSAGE_ROW (widget) &&
+      natter_message_row_get_message (NATTER_MESSAGE_ROW (widget)) == message)
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_row_for (child, message);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static void
+test_failed_message (Fixture       *fixture,
+                     gconstpointer  user_data)
+{
+  g_autofree char *me = new_user_name ("nora");
+  g_autofree char *room_name = g_strdup_printf ("limits-%s", me);
+  g_autoptr(NatterMessage) failed = NULL;
+  g_autofree char *huge = NULL;
+  NatterRoom *room;
+  GtkWidget *row;
+
+  sign_up_and_wait (fixture, me);
+  create_room_through_dialog (fixture, room_name);
+  room = natter_window_get_room (fixture->window);
+
+  /* The composer refuses text over the server's 16 KiB limit itself; the
+   * library does not, so the server says no and the message fails. */
+  huge = g_strnfill (17 * 1024, 'x');
+  failed = natter_room_send_text (room, huge);
+  WAIT_UNTIL (natter_message_get_state (failed) == NATTER_MESSAGE_STATE_FAILED);
+  WAIT_UNTIL ((row = find_row_for (_natter_room_view_get_timeline_view (room_view (fixture)), failed)) != NULL);
+  save_snapshot (GTK_WIDGET (fixture->window), "failed-message");
+
+  /* Discard, from the row's own button action. */
+  g_assert_true (gtk_widget_activate_action (row, "message.discard", NULL));
+  WAIT_UNTIL (find_message (room, me, huge) == NULL);
+}
+
 static GLogWriterOutput
 debug_writer (GLogLevelFlags   level,
               const GLogField *fields,
@@ -893,6 +938,7 @@ main (int   argc,
   g_test_add ("/app/direct-message-and-leave", Fixture, NULL, fixture_set_up, test_direct_message_and_leave, fixture_tear_down);
   g_test_add ("/app/load-older", Fixture, NULL, fixture_set_up, test_load_older, fixture_tear_down);
   g_test_add ("/app/send-file", Fixture, NULL, fixture_set_up, test_send_file, fixture_tear_down);
+  g_test_add ("/app/failed-message", Fixture, NULL, fixture_set_up, test_failed_message, fixture_tear_down);
   g_test_add ("/app/quick-switcher", Fixture, NULL, fixture_set_up, test_quick_switcher, fixture_tear_down);
 
   ret = g_test_run ();
