@@ -301,7 +301,16 @@ save_snapshot (GtkWidget  *widget,
     return;
 
   WAIT_UNTIL (gtk_widget_get_mapped (widget) && gtk_widget_get_width (widget) > 0);
-  WAIT_UNTIL (settled (widget));
+  /* Let animations end, but a banner that keeps coming and going (a
+   * reconnect loop) must not stop the picture. */
+  {
+    gint64 end = g_get_monotonic_time () + 3 * G_USEC_PER_SEC;
+    guint wake = g_timeout_add (20, wake_up, NULL);
+
+    while (!settled (widget) && g_get_monotonic_time () < end)
+      g_main_context_iteration (NULL, TRUE);
+    g_source_remove (wake);
+  }
   spin (2);
   width = gtk_widget_get_width (widget);
   height = gtk_widget_get_height (widget);
@@ -882,6 +891,7 @@ test_failed_message (Fixture       *fixture,
   failed = natter_room_send_text (room, huge);
   WAIT_UNTIL (natter_message_get_state (failed) == NATTER_MESSAGE_STATE_FAILED);
   WAIT_UNTIL ((row = find_row_for (_natter_room_view_get_timeline_view (room_view (fixture)), failed)) != NULL);
+  WAIT_UNTIL (natter_session_get_state (natter_application_get_session (fixture->app)) == NATTER_SESSION_STATE_ONLINE);
   save_snapshot (GTK_WIDGET (fixture->window), "failed-message");
 
   /* Discard, from the row's own button action. */
