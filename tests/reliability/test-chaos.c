@@ -51,6 +51,7 @@ typedef struct
   guint          written;
   guint          timer_id;
   guint          failed;
+  guint          acked;
 } Client;
 
 typedef enum
@@ -107,6 +108,14 @@ on_failed (NatterSession *session,
   client->failed++;
   g_test_message ("%s: message %s failed: %s", client->user, natter_message_get_text (message),
                   natter_message_get_error (message));
+}
+
+static void
+on_acked (NatterSession *session,
+          NatterMessage *message,
+          Client        *client)
+{
+  client->acked++;
 }
 
 static void director_check (Chaos *chaos);
@@ -298,6 +307,42 @@ compare_uint (gconstpointer a,
 
 /* ---- checks ------------------------------------------------------------- */
 
+static guint64
+progress (Chaos *chaos)
+{
+  guint64 n = chaos->written_total + chaos->next_fault;
+
+  for (guint i = 0; i < N_CLIENTS; i++)
+    n += chaos->clients[i].acked;
+  return n;
+}
+
+/* Iterates the main context until @cond holds. A slow machine is not a
+ * failure: the test fails when nothing was written or acked for 60 s
+ * (meson's timeout bounds the whole run). */
+#define STALL_US (60 * G_USEC_PER_SEC)
+#define chaos_wait(chaos, cond)                                               \
+  G_STMT_START {                                                              \
+    guint64 _last = G_MAXUINT64;                                              \
+    gint64 _since = 0;                                                        \
+    guint _tick = g_timeout_add (20, natter_rel_tick, NULL);                  \
+    while (!(cond))                                                           \
+      {                                                                       \
+        guint64 _now_progress = progress (chaos);                             \
+        gint64 _now = g_get_monotonic_time ();                                \
+        if (_now_progress != _last)                                           \
+          {                                                                   \
+            _last = _now_progress;                                            \
+            _since = _now;                                                    \
+          }                                                                   \
+        else if (_now - _since > STALL_US)                                    \
+          g_error ("%s:%d: no progress for 60 s waiting for %s",              \
+                   __FILE__, __LINE__, #cond);                                \
+        g_main_context_iteration (NULL, TRUE);                                \
+      }                                                                       \
+    g_source_remove (_tick);                                                  \
+  } G_STMT_END
+
 static gboolean
 all_settled (Chaos *chaos)
 {
@@ -485,6 +530,7 @@ run_chaos (Mode mode)
       client->user = g_strdup_printf ("c%02u", i);
       client->session = natter_test_session_new (chaos.url, client->user, chaos.cache_dir, FALSE);
       g_signal_connect (client->session, "message-failed", G_CALLBACK (on_failed), client);
+      g_signal_connect (client->session, "message-acked", G_CALLBACK (on_acked), client);
     }
   for (guint i = 0; i < N_CLIENTS; i++)
     for (guint j = 0; j < 2; j++)
@@ -514,13 +560,13 @@ run_chaos (Mode mode)
       chaos.clients[i].timer_id = g_timeout_add (1 + i, write_next, &writers[i]);
     }
 
-  natter_rel_wait (chaos.clients_done == N_CLIENTS && chaos.next_fault == chaos.n_faults &&
-                   chaos.state == DIRECTOR_RUNNING, 120000);
+  chaos_wait (&chaos, chaos.clients_done == N_CLIENTS && chaos.next_fault == chaos.n_faults &&
+                      chaos.state == DIRECTOR_RUNNING);
   g_test_message ("%s: all written (%.1f s); faults:\n%s", label,
                   (g_get_monotonic_time () - t0) / 1e6, chaos.fault_log->str);
   /* Heal the network for good, then let everything drain. */
   natter_rel_wait (chaos.delay_ends_at == 0, 10000);
-  natter_rel_wait (all_settled (&chaos), 120000);
+  chaos_wait (&chaos, all_settled (&chaos));
   g_clear_handle_id (&chaos.director_id, g_source_remove);
   g_test_message ("%s: every outbox empty (%.1f s)", label, (g_get_monotonic_time () - t0) / 1e6);
 
