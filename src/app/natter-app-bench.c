@@ -301,6 +301,10 @@ measure (const char *cache_path)
     double feed_cpu = cpu_ms ();
     gint64 feed_end;
 
+    /* NATTER_BENCH_FEED_ROOM=room-01 feeds a room that is not in view: the
+     * difference is what the view costs. */
+    if (g_getenv ("NATTER_BENCH_FEED_ROOM") != NULL && g_getenv ("NATTER_BENCH_FEED_ROOM")[0] != '\0')
+      feed.room = natter_session_lookup_room (session, g_getenv ("NATTER_BENCH_FEED_ROOM"));
     feed.next_seq = natter_room_get_last_seq (feed.room) + 1;
     feed.start_us = boottime_us ();
     feeding = TRUE;

@@ -1,5 +1,5 @@
-/* natter-timeline-model.c: a pass-through GListModel that also tells which
- * item got a new predecessor. Reporting that item as removed and added again
+/* natter-timeline-model.c: a pass-through GListModel that announces
+ * appended messages in batches and tells which item got a new predecessor. Reporting that item as removed and added again
  * would make GtkListView lose its scroll anchor when older messages are
  * prepended, so rows listen to ::context-changed instead. */
 
@@ -10,7 +10,15 @@ struct _NatterTimelineModel
   GObject     parent_instance;
 
   GListModel *model;
+  /* Items the view has been told about. Messages appended at the end are
+   * announced together a moment later: at 1,000 messages a second, one
+   * change per message made the list view build a row for each. */
+  guint       n_items;
+  guint       flush_source;
 };
+
+/* How long appended messages wait to be announced together. */
+#define APPEND_DELAY_MS 30
 
 enum {
   CONTEXT_CHANGED,
@@ -35,7 +43,7 @@ get_n_items (GListModel *list)
 {
   NatterTimelineModel *self = NATTER_TIMELINE_MODEL (list);
 
-  return self->model != NULL ? g_list_model_get_n_items (self->model) : 0;
+  return self->n_items;
 }
 
 static gpointer
@@ -44,7 +52,33 @@ get_item (GListModel *list,
 {
   NatterTimelineModel *self = NATTER_TIMELINE_MODEL (list);
 
-  return self->model != NULL ? g_list_model_get_item (self->model, position) : NULL;
+  if (self->model == NULL || position >= self->n_items)
+    return NULL;
+  return g_list_model_get_item (self->model, position);
+}
+
+static void
+flush_appended (NatterTimelineModel *self)
+{
+  guint n = self->model != NULL ? g_list_model_get_n_items (self->model) : 0;
+  guint old = self->n_items;
+
+  g_clear_handle_id (&self->flush_source, g_source_remove);
+  if (n > old)
+    {
+      self->n_items = n;
+      g_list_model_items_changed (G_LIST_MODEL (self), old, 0, n - old);
+    }
+}
+
+static gboolean
+flush_cb (gpointer user_data)
+{
+  NatterTimelineModel *self = user_data;
+
+  self->flush_source = 0;
+  flush_appended (self);
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -63,7 +97,30 @@ on_items_changed (NatterTimelineModel *self,
 {
   guint n = g_list_model_get_n_items (self->model);
 
-  g_list_model_items_changed (G_LIST_MODEL (self), position, removed, added);
+  /* Appended at the very end: announced with the others shortly. */
+  if (removed == 0 && position == n - added && position >= self->n_items)
+    {
+      if (self->flush_source == 0)
+        self->flush_source = g_timeout_add (APPEND_DELAY_MS, flush_cb, self);
+      return;
+    }
+
+  if (self->flush_source != 0)
+    {
+      /* Appends are still waiting: replace everything from the change to
+       * the end in one go. Coarse, but only while messages pour in. */
+      guint old = self->n_items;
+      guint start = MIN (position, old);
+
+      g_clear_handle_id (&self->flush_source, g_source_remove);
+      self->n_items = n;
+      g_list_model_items_changed (G_LIST_MODEL (self), start, old - start, n - start);
+    }
+  else
+    {
+      self->n_items = n;
+      g_list_model_items_changed (G_LIST_MODEL (self), position, removed, added);
+    }
 
   /* The item after the change now has another predecessor. */
   if (position + added < n)
@@ -88,6 +145,7 @@ natter_timeline_model_new (GListModel *model)
   if (model != NULL)
     {
       self->model = g_object_ref (model);
+      self->n_items = g_list_model_get_n_items (model);
       g_signal_connect_object (model, "items-changed",
                                G_CALLBACK (on_items_changed), self, G_CONNECT_SWAPPED);
     }
@@ -106,6 +164,7 @@ natter_timeline_model_dispose (GObject *object)
 {
   NatterTimelineModel *self = NATTER_TIMELINE_MODEL (object);
 
+  g_clear_handle_id (&self->flush_source, g_source_remove);
   if (self->model != NULL)
     g_signal_handlers_disconnect_by_data (self->model, self);
   g_clear_object (&self->model);
