@@ -143,6 +143,26 @@ typedef struct
   GPtrArray         *peers;     /* NatterSession: other people, via the library */
 } Fixture;
 
+/* Removes @path and everything under it: tests leave nothing in /tmp. */
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  if (dir != NULL)
+    while ((name = g_dir_read_name (dir)) != NULL)
+      {
+        g_autofree char *child = g_build_filename (path, name, NULL);
+
+        if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+          remove_tree (child);
+        else
+          g_unlink (child);
+      }
+  g_rmdir (path);
+}
+
 static gboolean
 wake_up (gpointer user_data)
 {
@@ -255,6 +275,7 @@ fixture_tear_down (Fixture       *fixture,
   if (fixture->server != NULL)
     stop_server (fixture);
   g_clear_pointer (&fixture->url, g_free);
+  remove_tree (fixture->data_dir);
   g_clear_pointer (&fixture->data_dir, g_free);
   spin (2);
 }
@@ -952,6 +973,7 @@ main (int   argc,
   g_test_add ("/app/quick-switcher", Fixture, NULL, fixture_set_up, test_quick_switcher, fixture_tear_down);
 
   ret = g_test_run ();
+  remove_tree (tmp_dir);
   g_clear_pointer (&notifications, g_ptr_array_unref);
   g_clear_object (&bus);
   g_free (tmp_dir);
