@@ -175,7 +175,8 @@ test_end_to_end (Fixture       *f,
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
   g_auto(GStrv) lines = NULL;
-  const char *url = f->ts->url;
+  /* A copy: a restart gives the fixture a new (equal) URL string. */
+  g_autofree char *url = g_strdup (f->ts->url);
 
 #define CLI(password, input, ...) run_cli (f, password, input, &out, &err, "--server", url, __VA_ARGS__, NULL)
 #define RESET() G_STMT_START { g_clear_pointer (&out, g_free); g_clear_pointer (&err, g_free); } G_STMT_END
@@ -329,7 +330,8 @@ test_listen_through_restart (Fixture       *f,
   g_autoptr(GError) error = NULL;
   g_autoptr(GAsyncResult) result = NULL;
   Reader r = { NULL, g_ptr_array_new_with_free_func (g_free), FALSE };
-  const char *url = f->ts->url;
+  /* A copy: a restart gives the fixture a new (equal) URL string. */
+  g_autofree char *url = g_strdup (f->ts->url);
 
   g_assert_cmpint (run_cli (f, "pass-alice", NULL, NULL, NULL, "--server", url, "register", "alice", NULL), ==, 0);
   g_assert_cmpint (run_cli (f, "pass-bob", NULL, NULL, NULL, "--server", url, "register", "bob", NULL), ==, 0);
@@ -384,7 +386,8 @@ test_send_through_restart (Fixture       *f,
   g_autoptr(NatterSession) bob = NULL;
   NatterTimeline *timeline;
   GOutputStream *in;
-  const char *url = f->ts->url;
+  /* A copy: a restart gives the fixture a new (equal) URL string. */
+  g_autofree char *url = g_strdup (f->ts->url);
 
   g_assert_cmpint (run_cli (f, "pass-alice", NULL, NULL, NULL, "--server", url, "register", "alice", NULL), ==, 0);
   g_assert_cmpint (run_cli (f, "pass-alice", NULL, NULL, NULL, "--server", url, "--user", "alice",
@@ -512,7 +515,8 @@ test_files (Fixture       *f,
   g_autofree char *got = NULL;
   g_autofree char *id = NULL;
   gsize sent_len, got_len;
-  const char *url = f->ts->url;
+  /* A copy: a restart gives the fixture a new (equal) URL string. */
+  g_autofree char *url = g_strdup (f->ts->url);
   GString *content = g_string_new (NULL);
 
 #define CLI(password, input, ...) run_cli (f, password, input, &out, &err, "--server", url, __VA_ARGS__, NULL)

@@ -954,6 +954,7 @@ test_expire (Fixture       *f,
   g_autoptr(NatterStore) store = NULL;
   g_autoptr(NatterUploads) uploads = NULL;
   g_autoptr(GError) error = NULL;
+  NatterUploadsFile *done;
   gint64 now = g_get_real_time () / 1000;
 
   g_assert_cmpuint (create_upload (f, f->alice, "general", "done", 100, &done_id), ==, 201);
@@ -971,8 +972,9 @@ test_expire (Fixture       *f,
   g_assert_cmpuint (natter_uploads_expire (uploads, now + 60 * 60 * 1000), ==, 0);
   g_assert_cmpuint (natter_uploads_expire (uploads, now + 25 * 60 * 60 * 1000), ==, 1);
   g_assert_false (g_file_test (stale_part, G_FILE_TEST_EXISTS));
-  g_assert_nonnull (natter_uploads_lookup_file (uploads, done_id));
-  natter_uploads_file_free (natter_uploads_lookup_file (uploads, done_id));
+  done = natter_uploads_lookup_file (uploads, done_id);
+  g_assert_nonnull (done);
+  natter_uploads_file_free (done);
   g_clear_object (&uploads);
   natter_store_close (store);
 }
