@@ -322,6 +322,23 @@ sec_process_stop (SecProcess *process)
   g_free (process);
 }
 
+void
+sec_process_kill (SecProcess *process)
+{
+  if (process == NULL)
+    return;
+
+  g_subprocess_force_exit (process->process);
+  natter_test_wait (process_done_cond, process, 6 * NATTER_TEST_TIMEOUT_MS);
+  remove_dir (process->dir);
+  g_clear_object (&process->lines);
+  g_clear_object (&process->process);
+  g_string_free (process->output, TRUE);
+  g_free (process->dir);
+  g_free (process->url);
+  g_free (process);
+}
+
 const char *
 sec_process_get_url (SecProcess *process)
 {

@@ -87,6 +87,8 @@ SecProcess *sec_process_start     (const char          *limits,
                                    const char * const  *extra_args);
 /* SIGTERM, waits, checks exit status 0, removes the data dir. */
 void        sec_process_stop      (SecProcess          *process);
+/* SIGKILL (for a process whose exit report is not the point), cleans up. */
+void        sec_process_kill      (SecProcess          *process);
 const char *sec_process_get_url   (SecProcess          *process);
 guint       sec_process_get_port  (SecProcess          *process);
 /* Everything the process wrote to stdout and stderr so far. */
