@@ -16,7 +16,8 @@ export GTK_USE_PORTAL=0
 exec 3>&1
 if command -v dbus-run-session >/dev/null 2>&1; then
   exec xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \
-    dbus-run-session -- sh -c 'exec "$@" 1>&3 3>&-' sh "$@" >&2
+    dbus-run-session --config-file="$(dirname "$0")/session-bus.conf" -- \
+    sh -c 'exec "$@" 1>&3 3>&-' sh "$@" >&2
 fi
 exec xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \
   sh -c 'exec "$@" 1>&3 3>&-' sh "$@" >&2
