@@ -11,6 +11,7 @@
  * chat does not have to carry blob bookkeeping that is local to one
  * machine's disk anyway. Membership and tokens still come from NatterStore. */
 #include "natter-uploads.h"
+#include "natter-tus-headers.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,8 +37,6 @@
 #define MAX_IOV            64
 #define SWEEP_INTERVAL_S   3600
 #define IDLE_CHECK_S       5
-#define MAX_FILENAME_BYTES 255
-#define MAX_MIME_BYTES     127
 
 struct _NatterUploads
 {
@@ -190,16 +189,6 @@ check_tus_resumable (SoupServerMessage *msg)
   reply_error (msg, SOUP_STATUS_PRECONDITION_FAILED, "bad_request",
                "Tus-Resumable: 1.0.0 is required");
   return FALSE;
-}
-
-/* Parses a non-negative decimal header value strictly (no sign, no spaces). */
-static gboolean
-parse_offset_header (const char *value,
-                     guint64    *out)
-{
-  if (value == NULL || *value == '\0' || strlen (value) > 19)
-    return FALSE;
-  return g_ascii_string_to_unsigned (value, 10, 0, G_MAXINT64, out, NULL);
 }
 
 static const char *
@@ -1120,7 +1109,7 @@ natter_uploads_claim_message (NatterUploads     *self,
                   "Content-Type: application/offset+octet-stream is required");
       return TRUE;
     }
-  if (!parse_offset_header (soup_message_headers_get_one (headers, "Upload-Offset"),
+  if (!natter_tus_parse_offset (soup_message_headers_get_one (headers, "Upload-Offset"),
                             &client_offset))
     {
       patch_fail (patch, SOUP_STATUS_BAD_REQUEST, "bad_request", "Upload-Offset is required");
@@ -1204,77 +1193,6 @@ format_limit (guint64 bytes)
   return g_strdup_printf ("%" G_GUINT64_FORMAT " bytes", bytes);
 }
 
-/* Upload-Metadata: "key base64,key base64,…" (tus 1.0 "creation"). */
-static GHashTable *
-parse_metadata (const char *header)
-{
-  g_autoptr(GHashTable) table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  g_auto(GStrv) pairs = NULL;
-  guint i;
-
-  if (header == NULL)
-    return g_steal_pointer (&table);
-
-  pairs = g_strsplit (header, ",", 64);
-  for (i = 0; pairs[i] != NULL; i++)
-    {
-      g_autofree char *pair = g_strstrip (g_strdup (pairs[i]));
-      char *space = strchr (pair, ' ');
-      g_autofree guchar *value = NULL;
-      gsize len = 0;
-
-      if (*pair == '\0')
-        continue;
-      if (space != NULL)
-        {
-          *space = '\0';
-          value = g_base64_decode (space + 1, &len);
-        }
-      if (g_hash_table_contains (table, pair))
-        return NULL;
-      /* Values become text; a NUL inside would cut it short. */
-      if (value != NULL && memchr (value, '\0', len) != NULL)
-        return NULL;
-      g_hash_table_insert (table, g_strdup (pair),
-                           value != NULL ? g_strndup ((char *) value, len) : g_strdup (""));
-    }
-  return g_steal_pointer (&table);
-}
-
-static gboolean
-filename_is_valid (const char *name)
-{
-  const char *p;
-
-  if (name == NULL || *name == '\0' || strlen (name) > MAX_FILENAME_BYTES ||
-      !g_utf8_validate (name, -1, NULL))
-    return FALSE;
-  for (p = name; *p != '\0'; p = g_utf8_next_char (p))
-    if (g_unichar_iscntrl (g_utf8_get_char (p)))
-      return FALSE;
-  return TRUE;
-}
-
-/* type "/" subtype, of RFC 9110 token characters: safe in a header. */
-static gboolean
-mime_is_valid (const char *mime)
-{
-  static const char tchar[] = "!#$%&'*+-.^_`|~";
-  gboolean slash = FALSE;
-  const char *p;
-
-  if (mime == NULL || *mime == '\0' || *mime == '/' || strlen (mime) > MAX_MIME_BYTES)
-    return FALSE;
-  for (p = mime; *p != '\0'; p++)
-    {
-      if (*p == '/' && !slash && p[1] != '\0')
-        slash = TRUE;
-      else if (!g_ascii_isalnum (*p) && strchr (tchar, *p) == NULL)
-        return FALSE;
-    }
-  return slash;
-}
-
 static const char *
 metadata_first (GHashTable  *metadata,
                 const char  *first,
@@ -1307,7 +1225,7 @@ handle_create (NatterUploads     *self,
                    "Upload-Defer-Length is not supported: give Upload-Length");
       return;
     }
-  if (!parse_offset_header (soup_message_headers_get_one (headers, "Upload-Length"), &length))
+  if (!natter_tus_parse_offset (soup_message_headers_get_one (headers, "Upload-Length"), &length))
     {
       reply_error (msg, SOUP_STATUS_BAD_REQUEST, "bad_request", "Upload-Length is required");
       return;
@@ -1321,7 +1239,7 @@ handle_create (NatterUploads     *self,
       return;
     }
 
-  metadata = parse_metadata (soup_message_headers_get_one (headers, "Upload-Metadata"));
+  metadata = natter_tus_parse_metadata (soup_message_headers_get_one (headers, "Upload-Metadata"));
   if (metadata == NULL)
     {
       reply_error (msg, SOUP_STATUS_BAD_REQUEST, "bad_request", "Upload-Metadata is malformed");
@@ -1341,13 +1259,13 @@ handle_create (NatterUploads     *self,
                    "Upload-Metadata must name the room");
       return;
     }
-  if (!filename_is_valid (filename))
+  if (!natter_tus_filename_is_valid (filename))
     {
       reply_error (msg, SOUP_STATUS_BAD_REQUEST, "bad_request",
                    "filename: 1–255 bytes of UTF-8 without control characters");
       return;
     }
-  if (!mime_is_valid (mime))
+  if (!natter_tus_mime_is_valid (mime))
     {
       reply_error (msg, SOUP_STATUS_BAD_REQUEST, "bad_request", "mime: not a media type");
       return;
