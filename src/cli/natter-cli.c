@@ -58,8 +58,11 @@ static gboolean opt_create;
 static char    *opt_topic;
 static gboolean opt_version;
 
+/* The server's help names DEFAULT_SERVER in one literal, so that xgettext
+ * sees the whole sentence. */
 static GOptionEntry entries[] = {
-  { "server", 's', 0, G_OPTION_ARG_STRING, &opt_server, N_("The server's address (default: the one of the last login, else " DEFAULT_SERVER ")"), N_("URL") },
+  { "server", 's', 0, G_OPTION_ARG_STRING, &opt_server,
+    N_("The server's address (default: the one of the last login, else http://localhost:7300)"), N_("URL") },
   { "user", 'u', 0, G_OPTION_ARG_STRING, &opt_user, N_("The user name (default: the one of the last login)"), N_("NAME") },
   { "limit", 'n', 0, G_OPTION_ARG_INT, &opt_limit, N_("history: how many messages (default 50)"), "N" },
   { "create", 'c', 0, G_OPTION_ARG_NONE, &opt_create, N_("join: create the room if it does not exist"), NULL },
