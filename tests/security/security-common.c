@@ -588,3 +588,77 @@ sec_raw_session (guint       port,
     }
   return raw;
 }
+
+/* ---- HTTP requests --------------------------------------------------------------------- */
+
+typedef struct
+{
+  GBytes  *body;
+  GError  *error;
+  gboolean done;
+} Reply;
+
+static void
+reply_cb (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  Reply *reply = user_data;
+
+  reply->body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &reply->error);
+  reply->done = TRUE;
+}
+
+static gboolean
+reply_cond (gpointer data)
+{
+  return ((Reply *) data)->done;
+}
+
+/* Sends @msg on @session (a new default one when NULL); returns the status,
+ * 0 with @error set on a transport failure. */
+guint
+sec_send_message (SoupSession  *session,
+                  SoupMessage  *msg,
+                  GBytes      **out_body,
+                  GError      **error)
+{
+  g_autoptr(SoupSession) own = session == NULL ? soup_session_new () : NULL;
+  Reply reply = { 0, };
+
+  soup_session_send_and_read_async (session != NULL ? session : own, msg, G_PRIORITY_DEFAULT, NULL,
+                                    reply_cb, &reply);
+  g_assert_true (natter_test_wait (reply_cond, &reply, NATTER_TEST_TIMEOUT_MS));
+  if (reply.error != NULL)
+    {
+      g_propagate_error (error, reply.error);
+      return 0;
+    }
+  if (out_body != NULL)
+    *out_body = g_steal_pointer (&reply.body);
+  g_clear_pointer (&reply.body, g_bytes_unref);
+  return soup_message_get_status (msg);
+}
+
+SoupMessage *
+sec_api_message (const char *url,
+                 const char *method,
+                 const char *path,
+                 const char *body,
+                 const char *header,
+                 const char *value)
+{
+  g_autofree char *full = g_strconcat (url, path, NULL);
+  SoupMessage *msg = soup_message_new (method, full);
+
+  g_assert_nonnull (msg);
+  if (body != NULL)
+    {
+      g_autoptr(GBytes) bytes = g_bytes_new (body, strlen (body));
+
+      soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
+    }
+  if (header != NULL)
+    soup_message_headers_replace (soup_message_get_request_headers (msg), header, value);
+  return msg;
+}

@@ -136,4 +136,18 @@ NatterTestRaw *sec_raw_session    (guint          port,
                                    int            rcvbuf,
                                    const char    *token);
 
+/* One HTTP request: sends @msg on @session (a new default one when NULL)
+ * and returns the status, 0 with @error set on a transport failure. */
+guint        sec_send_message  (SoupSession   *session,
+                                SoupMessage   *msg,
+                                GBytes       **out_body,
+                                GError       **error);
+/* A request to @url @path with an optional JSON @body and one extra header. */
+SoupMessage *sec_api_message   (const char    *url,
+                                const char    *method,
+                                const char    *path,
+                                const char    *body,
+                                const char    *header,
+                                const char    *value);
+
 G_END_DECLS

@@ -18,78 +18,6 @@
 
 /* ---- plumbing -------------------------------------------------------------------------- */
 
-typedef struct
-{
-  GBytes  *body;
-  GError  *error;
-  gboolean done;
-} Reply;
-
-static void
-reply_cb (GObject      *source,
-          GAsyncResult *result,
-          gpointer      user_data)
-{
-  Reply *reply = user_data;
-
-  reply->body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &reply->error);
-  reply->done = TRUE;
-}
-
-static gboolean
-reply_cond (gpointer data)
-{
-  return ((Reply *) data)->done;
-}
-
-/* Sends @msg on @session (a new default one when NULL); returns the status,
- * 0 with @error set on a transport failure. */
-static guint
-send_message (SoupSession  *session,
-              SoupMessage  *msg,
-              GBytes      **out_body,
-              GError      **error)
-{
-  g_autoptr(SoupSession) own = session == NULL ? soup_session_new () : NULL;
-  Reply reply = { 0, };
-
-  soup_session_send_and_read_async (session != NULL ? session : own, msg, G_PRIORITY_DEFAULT, NULL,
-                                    reply_cb, &reply);
-  g_assert_true (natter_test_wait (reply_cond, &reply, NATTER_TEST_TIMEOUT_MS));
-  if (reply.error != NULL)
-    {
-      g_propagate_error (error, reply.error);
-      return 0;
-    }
-  if (out_body != NULL)
-    *out_body = g_steal_pointer (&reply.body);
-  g_clear_pointer (&reply.body, g_bytes_unref);
-  return soup_message_get_status (msg);
-}
-
-static SoupMessage *
-api_message (const char *url,
-             const char *method,
-             const char *path,
-             const char *body,
-             const char *header,
-             const char *value)
-{
-  g_autofree char *full = g_strconcat (url, path, NULL);
-  SoupMessage *msg = soup_message_new (method, full);
-
-  g_assert_nonnull (msg);
-  if (body != NULL)
-    {
-      g_autoptr(GBytes) bytes = g_bytes_new (body, strlen (body));
-
-      soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
-    }
-  if (header != NULL)
-    soup_message_headers_replace (soup_message_get_request_headers (msg), header, value);
-  return msg;
-}
-
 /* One request by hand on a fresh TCP connection; returns the status of
  * the answer (0: closed without one) once the server hung up. */
 static guint
@@ -169,10 +97,10 @@ test_tokens (SecFixture    *f,
 
     for (i = 0; i < G_N_ELEMENTS (shapes); i++)
       {
-        g_autoptr(SoupMessage) msg = api_message (f->ts->url, "POST", "/api/v1/logout", NULL,
+        g_autoptr(SoupMessage) msg = sec_api_message (f->ts->url, "POST", "/api/v1/logout", NULL,
                                                   "Authorization", shapes[i]);
 
-        g_assert_cmpuint (send_message (NULL, msg, NULL, NULL), ==, 401);
+        g_assert_cmpuint (sec_send_message (NULL, msg, NULL, NULL), ==, 401);
       }
   }
 
@@ -383,11 +311,11 @@ test_slow_answer (SecFixture    *f,
                   gconstpointer  data)
 {
   gint64 start = g_get_monotonic_time ();
-  g_autoptr(SoupMessage) msg = api_message (f->ts->url, "POST", "/api/v1/register",
+  g_autoptr(SoupMessage) msg = sec_api_message (f->ts->url, "POST", "/api/v1/register",
                                             "{\"user\":\"patient\",\"password\":\"a real argon2id hash\"}",
                                             NULL, NULL);
   g_autoptr(GError) error = NULL;
-  guint status = send_message (NULL, msg, NULL, &error);
+  guint status = sec_send_message (NULL, msg, NULL, &error);
 
   g_test_message ("register with a real hash took %.0f ms (handshake timeout 150 ms)",
                   (g_get_monotonic_time () - start) / 1e3);
@@ -409,8 +337,8 @@ test_files (SecFixture    *f,
             gconstpointer  data)
 {
   g_autofree char *token = natter_test_register (f->ts->url, "filer");
-  g_autoptr(SoupMessage) probe = api_message (f->ts->url, "GET", "/api/v1/files/probe", NULL, NULL, NULL);
-  guint status = send_message (NULL, probe, NULL, NULL);
+  g_autoptr(SoupMessage) probe = sec_api_message (f->ts->url, "GET", "/api/v1/files/probe", NULL, NULL, NULL);
+  guint status = sec_send_message (NULL, probe, NULL, NULL);
   g_autofree char *room = b64 ("general");
   g_autofree char *name = b64 ("r.bin");
   g_autofree char *mime = b64 ("application/octet-stream");
@@ -428,7 +356,7 @@ test_files (SecFixture    *f,
     }
 
   {
-    g_autoptr(SoupMessage) create = api_message (f->ts->url, "POST", "/api/v1/uploads", NULL,
+    g_autoptr(SoupMessage) create = sec_api_message (f->ts->url, "POST", "/api/v1/uploads", NULL,
                                                  "Authorization", bearer);
     SoupMessageHeaders *headers = soup_message_get_request_headers (create);
     g_autoptr(SoupMessage) patch = NULL;
@@ -440,16 +368,16 @@ test_files (SecFixture    *f,
     soup_message_headers_replace (headers, "Tus-Resumable", "1.0.0");
     soup_message_headers_replace (headers, "Upload-Length", "100");
     soup_message_headers_replace (headers, "Upload-Metadata", meta);
-    g_assert_cmpuint (send_message (NULL, create, NULL, NULL), ==, 201);
+    g_assert_cmpuint (sec_send_message (NULL, create, NULL, NULL), ==, 201);
     location = soup_message_headers_get_one (soup_message_get_response_headers (create), "Location");
     id = g_strdup (strrchr (location, '/') + 1);
     path = g_strconcat ("/api/v1/uploads/", id, NULL);
-    patch = api_message (f->ts->url, "PATCH", path, NULL, "Authorization", bearer);
+    patch = sec_api_message (f->ts->url, "PATCH", path, NULL, "Authorization", bearer);
     headers = soup_message_get_request_headers (patch);
     soup_message_headers_replace (headers, "Tus-Resumable", "1.0.0");
     soup_message_headers_replace (headers, "Upload-Offset", "0");
     soup_message_set_request_body_from_bytes (patch, "application/offset+octet-stream", bytes);
-    g_assert_cmpuint (send_message (NULL, patch, NULL, NULL), ==, 204);
+    g_assert_cmpuint (sec_send_message (NULL, patch, NULL, NULL), ==, 204);
   }
 
   /* Ids that try to leave the files directory or name something else. */
@@ -464,11 +392,11 @@ test_files (SecFixture    *f,
     for (i = 0; i < G_N_ELEMENTS (ids); i++)
       {
         g_autofree char *path = g_strconcat ("/api/v1/files/", ids[i], NULL);
-        g_autoptr(SoupMessage) get = api_message (f->ts->url, "GET", path, NULL, "Authorization", bearer);
+        g_autoptr(SoupMessage) get = sec_api_message (f->ts->url, "GET", path, NULL, "Authorization", bearer);
 
         if (get == NULL)
           continue;
-        status = send_message (NULL, get, NULL, NULL);
+        status = sec_send_message (NULL, get, NULL, NULL);
         g_test_message ("file id %.40s → %u", ids[i], status);
         g_assert_true (status == 400 || status == 404 || status == 414);
       }
@@ -495,11 +423,11 @@ test_files (SecFixture    *f,
 
     for (i = 0; i < G_N_ELEMENTS (ranges); i++)
       {
-        g_autoptr(SoupMessage) get = api_message (f->ts->url, "GET", path, NULL, "Authorization", bearer);
+        g_autoptr(SoupMessage) get = sec_api_message (f->ts->url, "GET", path, NULL, "Authorization", bearer);
         g_autoptr(GBytes) body = NULL;
 
         soup_message_headers_replace (soup_message_get_request_headers (get), "Range", ranges[i].range);
-        status = send_message (NULL, get, &body, NULL);
+        status = sec_send_message (NULL, get, &body, NULL);
         g_test_message ("Range %s → %u, %zu bytes", ranges[i].range, status,
                         body != NULL ? g_bytes_get_size (body) : 0);
         g_assert_true (status == ranges[i].a || status == ranges[i].b || status == ranges[i].c);
@@ -538,13 +466,13 @@ test_origin (SecFixture    *f,
   for (i = 0; i < G_N_ELEMENTS (wrong); i++)
     {
       g_autoptr(NatterTestClient) ws = natter_test_client_new (f->ts->url);
-      g_autoptr(SoupMessage) login = api_message (f->ts->url, "POST", "/api/v1/login",
+      g_autoptr(SoupMessage) login = sec_api_message (f->ts->url, "POST", "/api/v1/login",
                                                   "{\"user\":\"alice\",\"password\":\"secret-alice\"}",
                                                   "Origin", wrong[i]);
-      g_autoptr(SoupMessage) reg = api_message (f->ts->url, "POST", "/api/v1/register",
+      g_autoptr(SoupMessage) reg = sec_api_message (f->ts->url, "POST", "/api/v1/register",
                                                 "{\"user\":\"csrf\",\"password\":\"p\"}",
                                                 "Origin", wrong[i]);
-      g_autoptr(SoupMessage) logout = api_message (f->ts->url, "POST", "/api/v1/logout", NULL,
+      g_autoptr(SoupMessage) logout = sec_api_message (f->ts->url, "POST", "/api/v1/logout", NULL,
                                                    "Origin", wrong[i]);
       g_autofree char *bearer = g_strconcat ("Bearer ", token, NULL);
       g_autoptr(GError) error = NULL;
@@ -557,20 +485,20 @@ test_origin (SecFixture    *f,
       /* The API too: a page elsewhere must not log in, register or log
        * out through the user's browser. */
       soup_message_headers_replace (soup_message_get_request_headers (logout), "Authorization", bearer);
-      g_assert_cmpuint (send_message (NULL, login, NULL, NULL), ==, 403);
-      g_assert_cmpuint (send_message (NULL, reg, NULL, NULL), ==, 403);
-      g_assert_cmpuint (send_message (NULL, logout, NULL, NULL), ==, 403);
+      g_assert_cmpuint (sec_send_message (NULL, login, NULL, NULL), ==, 403);
+      g_assert_cmpuint (sec_send_message (NULL, reg, NULL, NULL), ==, 403);
+      g_assert_cmpuint (sec_send_message (NULL, logout, NULL, NULL), ==, 403);
     }
 
   /* The allowed origin, and no Origin at all, work; the token survived. */
   {
-    g_autoptr(SoupMessage) login = api_message (f->ts->url, "POST", "/api/v1/login",
+    g_autoptr(SoupMessage) login = sec_api_message (f->ts->url, "POST", "/api/v1/login",
                                                 "{\"user\":\"alice\",\"password\":\"secret-alice\"}",
                                                 "Origin", "https://chat.example.org");
     g_autoptr(NatterTestClient) ws = natter_test_client_new (f->ts->url);
     g_autoptr(GError) error = NULL;
 
-    g_assert_cmpuint (send_message (NULL, login, NULL, NULL), ==, 200);
+    g_assert_cmpuint (sec_send_message (NULL, login, NULL, NULL), ==, 200);
     natter_test_client_set_header (ws, "Origin", "https://chat.example.org");
     g_assert_true (natter_test_client_connect (ws, token, &error));
     g_assert_no_error (error);

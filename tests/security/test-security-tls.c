@@ -11,78 +11,6 @@
 
 #include "security-common.h"
 
-typedef struct
-{
-  GBytes  *body;
-  GError  *error;
-  gboolean done;
-} Reply;
-
-static void
-reply_cb (GObject      *source,
-          GAsyncResult *result,
-          gpointer      user_data)
-{
-  Reply *reply = user_data;
-
-  reply->body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &reply->error);
-  reply->done = TRUE;
-}
-
-static gboolean
-reply_cond (gpointer data)
-{
-  return ((Reply *) data)->done;
-}
-
-/* Sends @msg on @session (a new default one when NULL); returns the status,
- * 0 with @error set on a transport failure. */
-static guint
-send_message (SoupSession  *session,
-              SoupMessage  *msg,
-              GBytes      **out_body,
-              GError      **error)
-{
-  g_autoptr(SoupSession) own = session == NULL ? soup_session_new () : NULL;
-  Reply reply = { 0, };
-
-  soup_session_send_and_read_async (session != NULL ? session : own, msg, G_PRIORITY_DEFAULT, NULL,
-                                    reply_cb, &reply);
-  g_assert_true (natter_test_wait (reply_cond, &reply, NATTER_TEST_TIMEOUT_MS));
-  if (reply.error != NULL)
-    {
-      g_propagate_error (error, reply.error);
-      return 0;
-    }
-  if (out_body != NULL)
-    *out_body = g_steal_pointer (&reply.body);
-  g_clear_pointer (&reply.body, g_bytes_unref);
-  return soup_message_get_status (msg);
-}
-
-static SoupMessage *
-api_message (const char *url,
-             const char *method,
-             const char *path,
-             const char *body,
-             const char *header,
-             const char *value)
-{
-  g_autofree char *full = g_strconcat (url, path, NULL);
-  SoupMessage *msg = soup_message_new (method, full);
-
-  g_assert_nonnull (msg);
-  if (body != NULL)
-    {
-      g_autoptr(GBytes) bytes = g_bytes_new (body, strlen (body));
-
-      soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
-    }
-  if (header != NULL)
-    soup_message_headers_replace (soup_message_get_request_headers (msg), header, value);
-  return msg;
-}
-
 /* ---- TLS ---------------------------------------------------------------------------------------- */
 
 static gboolean
@@ -219,10 +147,10 @@ test_tls_ca (SecFixture    *f,
 
   /* Trusting the CA: https and wss work, certificate checked for real. */
   {
-    g_autoptr(SoupMessage) msg = api_message (ts->url, "POST", "/api/v1/register",
+    g_autoptr(SoupMessage) msg = sec_api_message (ts->url, "POST", "/api/v1/register",
                                               "{\"user\":\"tls\",\"password\":\"p\"}", NULL, NULL);
 
-    guint status = send_message (trusting, msg, NULL, &error);
+    guint status = sec_send_message (trusting, msg, NULL, &error);
 
     g_assert_no_error (error);
     g_assert_cmpuint (status, ==, 201);
@@ -232,9 +160,9 @@ test_tls_ca (SecFixture    *f,
 
   /* The default database does not know the CA: refused, no bypass. */
   {
-    g_autoptr(SoupMessage) msg = api_message (ts->url, "GET", "/api/v1/health", NULL, NULL, NULL);
+    g_autoptr(SoupMessage) msg = sec_api_message (ts->url, "GET", "/api/v1/health", NULL, NULL, NULL);
 
-    g_assert_cmpuint (send_message (plain, msg, NULL, &error), ==, 0);
+    g_assert_cmpuint (sec_send_message (plain, msg, NULL, &error), ==, 0);
     g_test_message ("default database, https: %s", error->message);
     g_assert_error (error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE);
     g_clear_error (&error);
@@ -261,9 +189,9 @@ test_tls_ca (SecFixture    *f,
 
   /* Still serving the trusting client. */
   {
-    g_autoptr(SoupMessage) msg = api_message (ts->url, "GET", "/api/v1/health", NULL, NULL, NULL);
+    g_autoptr(SoupMessage) msg = sec_api_message (ts->url, "GET", "/api/v1/health", NULL, NULL, NULL);
 
-    g_assert_cmpuint (send_message (trusting, msg, NULL, &error), ==, 200);
+    g_assert_cmpuint (sec_send_message (trusting, msg, NULL, &error), ==, 200);
   }
   natter_test_server_free (ts);
   sec_assert_fixture_ok (f);
