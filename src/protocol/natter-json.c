@@ -2,6 +2,7 @@
 #include "natter-json.h"
 #include "natter-protocol-error.h"
 
+#include <math.h>
 #include <string.h>
 
 /* One pass over the text, tracking strings: checks the nesting depth and
@@ -76,6 +77,46 @@ scan (const char  *json,
   return TRUE;
 }
 
+/* json-glib reads 1e999 as infinity, which no JSON text can carry back:
+ * such numbers are out of range. The walk is bounded by the depth limit. */
+static gboolean
+numbers_are_finite (JsonNode *node)
+{
+  switch (json_node_get_node_type (node))
+    {
+    case JSON_NODE_VALUE:
+      return json_node_get_value_type (node) != G_TYPE_DOUBLE ||
+             isfinite (json_node_get_double (node));
+
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+        guint n = json_array_get_length (array);
+
+        for (guint i = 0; i < n; i++)
+          if (!numbers_are_finite (json_array_get_element (array, i)))
+            return FALSE;
+        return TRUE;
+      }
+
+    case JSON_NODE_OBJECT:
+      {
+        JsonObjectIter iter;
+        JsonNode *member;
+
+        json_object_iter_init (&iter, json_node_get_object (node));
+        while (json_object_iter_next (&iter, NULL, &member))
+          if (!numbers_are_finite (member))
+            return FALSE;
+        return TRUE;
+      }
+
+    case JSON_NODE_NULL:
+    default:
+      return TRUE;
+    }
+}
+
 JsonNode *
 natter_json_parse_untrusted (const char  *text,
                              gsize        len,
@@ -111,6 +152,13 @@ natter_json_parse_untrusted (const char  *text,
     {
       g_set_error_literal (error, NATTER_PROTOCOL_ERROR, NATTER_PROTOCOL_ERROR_BAD_JSON,
                            "Empty JSON");
+      return NULL;
+    }
+
+  if (!numbers_are_finite (root))
+    {
+      g_set_error_literal (error, NATTER_PROTOCOL_ERROR, NATTER_PROTOCOL_ERROR_BAD_JSON,
+                           "JSON number out of range");
       return NULL;
     }
 

@@ -9,5 +9,7 @@ trap 'rm -rf "$work"' EXIT
 cp -r "$corpus"/. "$work/"
 artifacts="$(dirname "$target")/fuzz-artifacts/$(basename "$target")-"
 mkdir -p "$(dirname "$artifacts")"
-"$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+# libFuzzer's own failure status is 77, which meson reads as "skipped".
+"$target" -error_exitcode=1 -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
   -print_final_stats=1 -artifact_prefix="$artifacts" "$work" 2>&1 | tail -n 25
+exit "${PIPESTATUS[0]}"

@@ -190,6 +190,8 @@ test_decode_malformed (void)
     "2[\"send\",{\"text\":\"a\\u0000b\"}]",   /* NUL would cut the string */
     "2[\"na\\u0000me\"]",
     "0{\"token\":\"abc\\u0000\"}",
+    "2[\"e\",6e8888888888881]",                   /* infinity: cannot be encoded back */
+    "2[\"e\",{\"n\":-1e999}]",
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (fixed); i++)
