@@ -77,16 +77,32 @@ scan (const char  *json,
   return TRUE;
 }
 
-/* json-glib reads 1e999 as infinity, which no JSON text can carry back:
- * such numbers are out of range. The walk is bounded by the depth limit. */
+/* Every number we accept must survive being written out again, since the
+ * server relays and stores what it reads. json-glib reads 1e999 as infinity,
+ * which no JSON text can carry; and json-glib 1.6 writes a double with "%.17g"
+ * and appends ".0" when there is no '.', so 3e81 comes out as "3e+81.0", which
+ * is not JSON. Both kinds are out of range. */
 static gboolean
-numbers_are_finite (JsonNode *node)
+number_can_be_written (double value)
+{
+  char buffer[G_ASCII_DTOSTR_BUF_SIZE];
+
+  if (!isfinite (value))
+    return FALSE;
+
+  g_ascii_formatd (buffer, sizeof buffer, "%.17g", value);
+  return strchr (buffer, 'e') == NULL || strchr (buffer, '.') != NULL;
+}
+
+/* The walk is bounded by the depth limit. */
+static gboolean
+numbers_are_writable (JsonNode *node)
 {
   switch (json_node_get_node_type (node))
     {
     case JSON_NODE_VALUE:
       return json_node_get_value_type (node) != G_TYPE_DOUBLE ||
-             isfinite (json_node_get_double (node));
+             number_can_be_written (json_node_get_double (node));
 
     case JSON_NODE_ARRAY:
       {
@@ -94,7 +110,7 @@ numbers_are_finite (JsonNode *node)
         guint n = json_array_get_length (array);
 
         for (guint i = 0; i < n; i++)
-          if (!numbers_are_finite (json_array_get_element (array, i)))
+          if (!numbers_are_writable (json_array_get_element (array, i)))
             return FALSE;
         return TRUE;
       }
@@ -106,7 +122,7 @@ numbers_are_finite (JsonNode *node)
 
         json_object_iter_init (&iter, json_node_get_object (node));
         while (json_object_iter_next (&iter, NULL, &member))
-          if (!numbers_are_finite (member))
+          if (!numbers_are_writable (member))
             return FALSE;
         return TRUE;
       }
@@ -155,7 +171,7 @@ natter_json_parse_untrusted (const char  *text,
       return NULL;
     }
 
-  if (!numbers_are_finite (root))
+  if (!numbers_are_writable (root))
     {
       g_set_error_literal (error, NATTER_PROTOCOL_ERROR, NATTER_PROTOCOL_ERROR_BAD_JSON,
                            "JSON number out of range");

@@ -192,6 +192,8 @@ test_decode_malformed (void)
     "0{\"token\":\"abc\\u0000\"}",
     "2[\"e\",6e8888888888881]",                   /* infinity: cannot be encoded back */
     "2[\"e\",{\"n\":-1e999}]",
+    "2[\"e\",3e81]",                            /* json-glib 1.6 would write "3e+81.0" */
+    "2[\"e\",{\"n\":-2e20}]",
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (fixed); i++)
