@@ -3,6 +3,9 @@
 # corpus. A crash, leak or timeout fails the test; the input that caused it is
 # left in the build dir, to be added to tests/fuzz/corpus/ as a regression case.
 set -euo pipefail
+# A json-glib or GLib critical is our bug (a wrong type passed along), not
+# noise: make it fatal so that it counts as a crash.
+export G_DEBUG=fatal-criticals
 target=$1 corpus=$2 seconds=${NATTER_FUZZ_SECONDS:-$3}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

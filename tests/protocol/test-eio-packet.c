@@ -106,6 +106,10 @@ test_open_malformed (void)
     "{\"pingInterval\":1,\"pingTimeout\":1,\"maxPayload\":1}",
     "{\"sid\":\"\",\"pingInterval\":1,\"pingTimeout\":1,\"maxPayload\":1}",
     "{\"sid\":5,\"pingInterval\":1,\"pingTimeout\":1,\"maxPayload\":1}",
+    "{\"sid\":{},\"pingInterval\":1,\"pingTimeout\":1,\"maxPayload\":1}",   /* fuzz-eio: was a json-glib critical */
+    "{\"sid\":[\"a\"],\"pingInterval\":1,\"pingTimeout\":1,\"maxPayload\":1}",
+    "   ",                                                                    /* no root node at all */
+    "{\"sid\":\"a\\u0000b\",\"pingInterval\":1,\"pingTimeout\":1,\"maxPayload\":1}",
     "{\"sid\":\"a\",\"pingInterval\":\"1\",\"pingTimeout\":1,\"maxPayload\":1}",
     "{\"sid\":\"a\",\"pingInterval\":-5,\"pingTimeout\":1,\"maxPayload\":1}",
     "{\"sid\":\"a\",\"pingInterval\":1.5,\"pingTimeout\":1,\"maxPayload\":1}",
