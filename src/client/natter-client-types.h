@@ -71,6 +71,11 @@ typedef enum
  * @NATTER_CLIENT_ERROR_NOT_ONLINE: the request needs the session to be online
  * @NATTER_CLIENT_ERROR_BAD_RESPONSE: the server answered something unexpected
  * @NATTER_CLIENT_ERROR_CACHE: the local cache could not be read or written
+ * @NATTER_CLIENT_ERROR_UNTRUSTED_CERTIFICATE: the server's TLS certificate
+ *   failed verification (unknown authority, expired, for another name…);
+ *   the message names the host and the reasons. Nothing was sent. There is
+ *   no switch that accepts it anyway: trust a private authority with
+ *   #NatterSession:tls-database.
  *
  * Errors the server reports in an ack come in the NATTER_CHAT_ERROR domain
  * of the protocol library (forbidden, no_such_room, not_member, …).
@@ -88,6 +93,7 @@ typedef enum
   NATTER_CLIENT_ERROR_NOT_ONLINE,
   NATTER_CLIENT_ERROR_BAD_RESPONSE,
   NATTER_CLIENT_ERROR_CACHE,
+  NATTER_CLIENT_ERROR_UNTRUSTED_CERTIFICATE,
 } NatterClientError;
 
 GQuark natter_client_error_quark (void);

@@ -7,6 +7,7 @@
 #include <libsecret/secret.h>
 
 #include "natter-backoff.h"
+#include "natter-certificate-error.h"
 #include "natter-socket.h"
 
 #define CATCH_UP_PAGE    200
@@ -27,6 +28,7 @@ struct _NatterSession
   gint64               retry_at;
   guint                pending;
   char                *last_error;
+  gboolean             certificate_untrusted;
   gboolean             started;
   guint                ack_timeout_ms;
 
@@ -74,6 +76,8 @@ enum {
   PROP_ROOMS,
   PROP_LAST_ERROR,
   PROP_SYNCED,
+  PROP_TLS_DATABASE,
+  PROP_CERTIFICATE_UNTRUSTED,
   N_PROPS
 };
 static GParamSpec *properties[N_PROPS];
@@ -134,6 +138,16 @@ set_last_error (NatterSession *self,
   g_free (self->last_error);
   self->last_error = g_strdup (message);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LAST_ERROR]);
+}
+
+static void
+set_certificate_untrusted (NatterSession *self,
+                           gboolean       untrusted)
+{
+  if (self->certificate_untrusted == untrusted)
+    return;
+  self->certificate_untrusted = untrusted;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CERTIFICATE_UNTRUSTED]);
 }
 
 static void
@@ -253,6 +267,11 @@ on_socket_closed (NatterSocket  *socket,
 
   drop_socket (self);
   set_last_error (self, error->message);
+  /* Retried with the usual backoff like any failure (the certificate may
+   * be renewed, a captive portal may go away), but flagged so that a UI
+   * says why instead of only "offline". */
+  set_certificate_untrusted (self, g_error_matches (error, NATTER_CLIENT_ERROR,
+                                                    NATTER_CLIENT_ERROR_UNTRUSTED_CERTIFICATE));
 
   if (g_error_matches (error, NATTER_CLIENT_ERROR, NATTER_CLIENT_ERROR_SIGNED_OUT))
     {
@@ -277,6 +296,7 @@ on_socket_connected (NatterSocket  *socket,
 {
   natter_backoff_reset (&self->backoff);
   set_last_error (self, NULL);
+  set_certificate_untrusted (self, FALSE);
   set_state (self, NATTER_SESSION_STATE_ONLINE);
   rejoin_rooms (self);
 }
@@ -1920,6 +1940,12 @@ login_response (GObject      *object,
   guint status;
 
   body = soup_session_send_and_read_finish (SOUP_SESSION (object), result, &error);
+  if (body == NULL && _natter_certificate_error_matches (error))
+    {
+      g_task_return_error (task, _natter_certificate_error_new (self->server,
+                                                                soup_message_get_tls_peer_certificate_errors (msg)));
+      return;
+    }
   if (body == NULL)
     {
       g_task_return_new_error (task, NATTER_CLIENT_ERROR, NATTER_CLIENT_ERROR_UNREACHABLE,
@@ -2369,6 +2395,8 @@ natter_session_get_property (GObject    *object,
     case PROP_ROOMS: g_value_set_object (value, self->rooms); break;
     case PROP_LAST_ERROR: g_value_set_string (value, self->last_error); break;
     case PROP_SYNCED: g_value_set_boolean (value, self->rooms_ready); break;
+    case PROP_TLS_DATABASE: g_value_set_object (value, soup_session_get_tls_database (self->soup)); break;
+    case PROP_CERTIFICATE_UNTRUSTED: g_value_set_boolean (value, self->certificate_untrusted); break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -2398,6 +2426,9 @@ natter_session_set_property (GObject      *object,
     case PROP_CACHE_PATH:
       g_free (self->cache_path);
       self->cache_path = g_value_dup_string (value);
+      break;
+    case PROP_TLS_DATABASE:
+      natter_session_set_tls_database (self, g_value_get_object (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -2429,6 +2460,11 @@ natter_session_class_init (NatterSessionClass *klass)
   properties[PROP_ROOMS] = g_param_spec_object ("rooms", NULL, NULL, G_TYPE_LIST_MODEL, ro);
   properties[PROP_LAST_ERROR] = g_param_spec_string ("last-error", NULL, NULL, NULL, ro);
   properties[PROP_SYNCED] = g_param_spec_boolean ("synced", NULL, NULL, FALSE, ro);
+  properties[PROP_TLS_DATABASE] = g_param_spec_object ("tls-database", NULL, NULL, G_TYPE_TLS_DATABASE,
+                                                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
+                                                       G_PARAM_STATIC_STRINGS);
+  properties[PROP_CERTIFICATE_UNTRUSTED] = g_param_spec_boolean ("certificate-untrusted", NULL, NULL,
+                                                                 FALSE, ro);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   signals[MESSAGE_RECEIVED] =
@@ -2572,6 +2608,39 @@ natter_session_get_last_error (NatterSession *self)
 {
   g_return_val_if_fail (NATTER_IS_SESSION (self), NULL);
   return self->last_error;
+}
+
+gboolean
+natter_session_get_certificate_untrusted (NatterSession *self)
+{
+  g_return_val_if_fail (NATTER_IS_SESSION (self), FALSE);
+  return self->certificate_untrusted;
+}
+
+GTlsDatabase *
+natter_session_get_tls_database (NatterSession *self)
+{
+  g_return_val_if_fail (NATTER_IS_SESSION (self), NULL);
+  return soup_session_get_tls_database (self->soup);
+}
+
+void
+natter_session_set_tls_database (NatterSession *self,
+                                 GTlsDatabase  *database)
+{
+  g_return_if_fail (NATTER_IS_SESSION (self));
+  g_return_if_fail (database == NULL || G_IS_TLS_DATABASE (database));
+
+  if (database == NULL)
+    database = g_tls_backend_get_default_database (g_tls_backend_get_default ());
+  else
+    g_object_ref (database);
+  if (soup_session_get_tls_database (self->soup) != database)
+    {
+      soup_session_set_tls_database (self->soup, database);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TLS_DATABASE]);
+    }
+  g_clear_object (&database);
 }
 
 void

@@ -63,13 +63,28 @@ gboolean            natter_session_get_synced     (NatterSession     *self);
 NatterRoom         *natter_session_get_last_room  (NatterSession     *self);
 /* The last connection or sign-in error (translated), or NULL. */
 const char         *natter_session_get_last_error (NatterSession     *self);
+/* TRUE while the last connection attempt failed because the server's
+ * certificate is not trusted (NATTER_CLIENT_ERROR_UNTRUSTED_CERTIFICATE;
+ * :last-error says why). The session keeps retrying with the usual
+ * backoff, so a renewed certificate is picked up; a UI shows this rather
+ * than a plain "offline". */
+gboolean            natter_session_get_certificate_untrusted (NatterSession *self);
+/* The certificate authorities the session trusts for https/wss (transfer
+ * none). By default the system's; set one holding a private CA
+ * (g_tls_file_database_new()) to trust that too, or NULL for the system's
+ * again. Certificates are always verified: there is no switch that
+ * accepts an untrusted one. */
+GTlsDatabase       *natter_session_get_tls_database (NatterSession   *self);
+void                natter_session_set_tls_database (NatterSession   *self,
+                                                     GTlsDatabase    *database);
 /* Acknowledgement timeout in ms (default NATTER_SESSION_DEFAULT_ACK_TIMEOUT_MS). */
 void                natter_session_set_ack_timeout (NatterSession    *self,
                                                    guint              timeout_ms);
 
 /* Signs in (POST /api/v1/login) or registers (POST /api/v1/register) and
  * keeps the token in the token store. Errors: NATTER_CLIENT_ERROR_BAD_CREDENTIALS,
- * _USER_TAKEN, _UNREACHABLE, _NO_SECRET_SERVICE, _BAD_RESPONSE. */
+ * _USER_TAKEN, _UNREACHABLE, _UNTRUSTED_CERTIFICATE, _NO_SECRET_SERVICE,
+ * _BAD_RESPONSE. */
 void                natter_session_login_async     (NatterSession       *self,
                                                     const char          *password,
                                                     GCancellable        *cancellable,

@@ -5,6 +5,7 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "natter-certificate-error.h"
 #include "natter-client-types.h"
 #include "natter-protocol.h"
 
@@ -15,6 +16,7 @@ struct _NatterSocket
   char                    *url;
   char                    *token;
   GCancellable            *cancellable;
+  SoupMessage             *handshake;     /* until connected: its TLS errors */
   SoupWebsocketConnection *conn;
   NatterSioDecoder        *decoder;
   GHashTable              *acks;          /* id → Ack */
@@ -58,6 +60,7 @@ natter_socket_dispose (GObject *object)
   NatterSocket *self = NATTER_SOCKET (object);
 
   natter_socket_close (self);
+  g_clear_object (&self->handshake);
   g_clear_object (&self->soup);
   g_clear_object (&self->cancellable);
   G_OBJECT_CLASS (natter_socket_parent_class)->dispose (object);
@@ -517,11 +520,21 @@ connect_cb (GObject      *object,
   conn = soup_session_websocket_connect_finish (SOUP_SESSION (object), result, &error);
   if (conn == NULL)
     {
-      if (!self->closed)
+      g_autoptr(SoupMessage) handshake = g_steal_pointer (&self->handshake);
+
+      if (self->closed)
+        return;
+      /* Said apart from "unreachable": retrying will not help until
+       * someone fixes the certificate or trusts its authority. */
+      if (_natter_certificate_error_matches (error))
+        fail (self, _natter_certificate_error_new (self->url,
+                                                   handshake != NULL ? soup_message_get_tls_peer_certificate_errors (handshake) : 0));
+      else
         fail (self, g_error_new (NATTER_CLIENT_ERROR, NATTER_CLIENT_ERROR_UNREACHABLE,
                                  _("Cannot reach the server: %s"), error->message));
       return;
     }
+  g_clear_object (&self->handshake);
   if (self->closed)
     {
       soup_websocket_connection_close (conn, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
@@ -553,6 +566,7 @@ natter_socket_open (NatterSocket *self)
     }
 
   self->handshake_id = g_timeout_add (NATTER_SOCKET_HANDSHAKE_TIMEOUT_MS, handshake_expired, self);
+  g_set_object (&self->handshake, msg);
   soup_session_websocket_connect_async (self->soup, msg, NULL, NULL, G_PRIORITY_DEFAULT,
                                         self->cancellable, connect_cb, g_object_ref (self));
 }

@@ -61,6 +61,8 @@ start_server (NatterTestServer *ts,
   config->fast_password_hashing = TRUE;
   config->send_rate = 100000;
   config->send_burst = 100000;
+  config->tls_cert_file = g_strdup (ts->tls_cert);
+  config->tls_key_file = g_strdup (ts->tls_key);
   if (ts->ping_interval_ms > 0)
     {
       config->ping_interval_ms = ts->ping_interval_ms;
@@ -102,6 +104,19 @@ natter_test_server_new (guint ping_interval_ms,
   return ts;
 }
 
+NatterTestServer *
+natter_test_server_new_tls (const char *cert,
+                            const char *key)
+{
+  NatterTestServer *ts = g_new0 (NatterTestServer, 1);
+
+  ts->data_dir = natter_test_mkdtemp ();
+  ts->tls_cert = g_strdup (cert);
+  ts->tls_key = g_strdup (key);
+  start_server (ts, 0);
+  return ts;
+}
+
 void
 natter_test_server_stop (NatterTestServer *ts)
 {
@@ -125,6 +140,8 @@ natter_test_server_free (NatterTestServer *ts)
   natter_test_rm_rf (ts->data_dir);
   g_free (ts->data_dir);
   g_free (ts->url);
+  g_free (ts->tls_cert);
+  g_free (ts->tls_key);
   g_free (ts);
 }
 

@@ -35,6 +35,8 @@ typedef struct
   char         *url;
   guint         ping_interval_ms;
   guint         ping_timeout_ms;
+  char         *tls_cert;        /* https/wss when set */
+  char         *tls_key;
 } NatterTestServer;
 
 /* Starts a server on 127.0.0.1, a free port, a fresh data dir, fast
@@ -42,6 +44,10 @@ typedef struct
  * @ping_interval_ms 0 keeps the default timings. */
 NatterTestServer *natter_test_server_new     (guint             ping_interval_ms,
                                               guint             ping_timeout_ms);
+/* The same serving https and wss with @cert and @key (PEM files; see
+ * natter_test_make_ca_and_certificate()). */
+NatterTestServer *natter_test_server_new_tls (const char       *cert,
+                                              const char       *key);
 void              natter_test_server_stop    (NatterTestServer *ts);
 /* Starts again on the same port and data dir. */
 void              natter_test_server_restart (NatterTestServer *ts);

@@ -9,64 +9,10 @@
  * [tls/wss-round-trip, tls/bad-certificate]. */
 #include <string.h>
 
+#include "natter-test-tls.h"
 #include "security-common.h"
 
 /* ---- TLS ---------------------------------------------------------------------------------------- */
-
-static gboolean
-run_openssl (const char * const *args)
-{
-  g_autofree char *openssl = g_find_program_in_path ("openssl");
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GError) error = NULL;
-  g_autofree char *err = NULL;
-  int status = 0;
-
-  g_ptr_array_add (argv, openssl);
-  for (; *args != NULL; args++)
-    g_ptr_array_add (argv, (gpointer) *args);
-  g_ptr_array_add (argv, NULL);
-  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
-                NULL, &err, &status, &error);
-  g_assert_no_error (error);
-  if (!g_spawn_check_wait_status (status, NULL))
-    g_error ("openssl %s failed: %s", (char *) argv->pdata[1], err);
-  return TRUE;
-}
-
-/* A CA, and a certificate for 127.0.0.1 it signed, in @dir. */
-static void
-make_ca_and_certificate (const char *dir,
-                         char      **ca,
-                         char      **cert,
-                         char      **key)
-{
-  g_autofree char *ca_key = g_build_filename (dir, "ca-key.pem", NULL);
-  g_autofree char *csr = g_build_filename (dir, "server.csr", NULL);
-  g_autofree char *ext = g_build_filename (dir, "ext.cnf", NULL);
-
-  *ca = g_build_filename (dir, "ca.pem", NULL);
-  *cert = g_build_filename (dir, "server.pem", NULL);
-  *key = g_build_filename (dir, "server-key.pem", NULL);
-  g_assert_true (g_file_set_contents (ext, "subjectAltName=IP:127.0.0.1\n"
-                                           "basicConstraints=CA:FALSE\n"
-                                           "extendedKeyUsage=serverAuth\n", -1, NULL));
-  {
-    const char *args[] = { "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                           "-subj", "/CN=Natter Test CA", "-keyout", ca_key, "-out", *ca, NULL };
-    run_openssl (args);
-  }
-  {
-    const char *args[] = { "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-                           "-keyout", *key, "-out", csr, NULL };
-    run_openssl (args);
-  }
-  {
-    const char *args[] = { "x509", "-req", "-in", csr, "-CA", *ca, "-CAkey", ca_key,
-                           "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", *cert, NULL };
-    run_openssl (args);
-  }
-}
 
 typedef struct
 {
@@ -127,15 +73,13 @@ test_tls_ca (SecFixture    *f,
   g_autoptr(SoupSession) trusting = NULL;
   g_autoptr(SoupSession) plain = soup_session_new ();
   g_autoptr(GError) error = NULL;
-  g_autofree char *openssl = g_find_program_in_path ("openssl");
 
-  if (openssl == NULL)
+  if (!natter_test_make_ca_and_certificate (ts->data_dir, &ca, &cert, &key))
     {
       natter_test_server_free (ts);
       g_test_skip ("openssl is needed to make a CA");
       return;
     }
-  make_ca_and_certificate (ts->data_dir, &ca, &cert, &key);
   ts->config->tls_cert_file = g_strdup (cert);
   ts->config->tls_key_file = g_strdup (key);
   ts->config->handshake_timeout_ms = 5000; /* RSA handshakes under a sanitizer and load */
