@@ -24,6 +24,7 @@ enum
   EXIT_AUTH = 4,
   EXIT_NO_ROOM = 5,
   EXIT_NO_SECRETS = 6,
+  EXIT_UNTRUSTED_CERTIFICATE = 7,
 };
 
 #define DEFAULT_SERVER "http://localhost:7300"
@@ -117,6 +118,8 @@ status_for_error (const GError *error)
         return EXIT_AUTH;
       case NATTER_CLIENT_ERROR_NO_SECRET_SERVICE:
         return EXIT_NO_SECRETS;
+      case NATTER_CLIENT_ERROR_UNTRUSTED_CERTIFICATE:
+        return EXIT_UNTRUSTED_CERTIFICATE;
       default:
         return EXIT_FAILED;
       }
@@ -685,6 +688,11 @@ on_state (NatterSession *session,
   else if (state == NATTER_SESSION_STATE_SIGNED_OUT)
     fail (cli, EXIT_AUTH, _("Not signed in: %s (run natter-cli login, or set NATTER_PASSWORD)"),
           natter_session_get_last_error (session) != NULL ? natter_session_get_last_error (session) : "?");
+  /* The library's message names the host and the reason already; with a
+   * saved token this is where a bad certificate first shows. */
+  else if (state == NATTER_SESSION_STATE_WAITING_TO_RETRY && !cli->ever_online &&
+           natter_session_get_certificate_untrusted (session))
+    fail (cli, EXIT_UNTRUSTED_CERTIFICATE, "%s", natter_session_get_last_error (session));
   else if (state == NATTER_SESSION_STATE_WAITING_TO_RETRY && !cli->ever_online)
     fail (cli, EXIT_UNREACHABLE, _("Cannot reach the server at %s: %s"),
           natter_session_get_server (session),
@@ -832,7 +840,8 @@ main (int   argc,
       "\n"
       "Exit status: 0 done, 1 failed (e.g. a message was refused), 2 bad\n"
       "arguments, 3 server unreachable, 4 wrong password or not signed in,\n"
-      "5 no such room or not a member, 6 no Secret Service for the token."));
+      "5 no such room or not a member, 6 no Secret Service for the token,\n"
+      "7 the server's certificate is not trusted."));
 
   if (!g_option_context_parse (context, &argc, &argv, &error))
     return usage_error ("%s", error->message);

@@ -5,6 +5,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "natter-test-tls.h"
 #include "natter-test-util.h"
 
 typedef struct
@@ -584,6 +585,52 @@ test_files (Fixture       *f,
 #undef RESET
 }
 
+/* A server whose certificate comes from a CA the system does not know:
+ * register and sign-in stop at once with exit status 7 and one line that
+ * names the host and the reason, not a generic "unreachable". */
+static void
+test_untrusted_certificate (Fixture       *f,
+                            gconstpointer  data)
+{
+  g_autofree char *dir = natter_test_mkdtemp ();
+  g_autofree char *ca = NULL;
+  g_autofree char *cert = NULL;
+  g_autofree char *key = NULL;
+  NatterTestServer *tls;
+
+  if (!natter_test_make_ca_and_certificate (dir, &ca, &cert, &key))
+    {
+      natter_test_rm_rf (dir);
+      g_test_skip ("openssl is needed to make a CA");
+      return;
+    }
+  tls = natter_test_server_new_tls (cert, key);
+
+  {
+    g_autofree char *err = NULL;
+
+    g_assert_cmpint (run_cli (f, "pass-alice", NULL, NULL, &err,
+                              "--server", tls->url, "register", "alice", NULL), ==, 7);
+    g_test_message ("register: %s", err);
+    g_assert_cmpuint (count_lines (err), ==, 1);
+    g_assert_true (g_str_has_prefix (err, "natter-cli: The certificate of 127.0.0.1 is not trusted: "));
+    g_assert_nonnull (strstr (err, "unknown authority"));
+  }
+  {
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+
+    g_assert_cmpint (run_cli (f, "pass-alice", NULL, &out, &err,
+                              "--server", tls->url, "--user", "alice", "rooms", NULL), ==, 7);
+    g_assert_cmpstr (out, ==, "");
+    g_assert_cmpuint (count_lines (err), ==, 1);
+    g_assert_nonnull (strstr (err, "The certificate of 127.0.0.1 is not trusted"));
+  }
+
+  natter_test_server_free (tls);
+  natter_test_rm_rf (dir);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -596,5 +643,6 @@ main (int   argc,
   g_test_add ("/cli/files", Fixture, NULL, setup, test_files, teardown);
   g_test_add ("/cli/send-through-restart", Fixture, NULL, setup, test_send_through_restart, teardown);
   g_test_add ("/cli/secret-service", Fixture, NULL, setup, test_secret_service, teardown);
+  g_test_add ("/cli/untrusted-certificate", Fixture, NULL, setup, test_untrusted_certificate, teardown);
   return g_test_run ();
 }
