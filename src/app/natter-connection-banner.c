@@ -1,5 +1,7 @@
 /* natter-connection-banner.c: follows the session's state; while waiting to
- * retry, a timer counts the seconds down to :retry-at. */
+ * retry, a timer counts the seconds down to :retry-at. When the server's
+ * certificate is not trusted it says that (host and reason), not "offline":
+ * waiting will not fix it, the server's admin or the user's trust must. */
 
 #include <glib/gi18n.h>
 
@@ -45,11 +47,26 @@ update_countdown (NatterConnectionBanner *self)
 
   if (seconds != self->seconds_shown)
     {
-      /* Translators: %d is a number of seconds, "s" their symbol */
-      g_autofree char *text = g_strdup_printf (_("Offline — retrying in %d s"), seconds);
+      g_autofree char *text = NULL;
+
+      if (natter_session_get_certificate_untrusted (self->session) &&
+          natter_session_get_last_error (self->session) != NULL)
+        /* Translators: %s says which server's certificate is not trusted
+         * and why; %d is a number of seconds, "s" their symbol */
+        text = g_strdup_printf (_("%s — retrying in %d s"),
+                                natter_session_get_last_error (self->session), seconds);
+      else
+        /* Translators: %d is a number of seconds, "s" their symbol */
+        text = g_strdup_printf (_("Offline — retrying in %d s"), seconds);
 
       self->seconds_shown = seconds;
       gtk_label_set_label (self->label, text);
+      /* The certificate's sentence is long and all of it matters: wrap it
+       * rather than cut it; the tooltip keeps it whole in any case. */
+      gtk_label_set_wrap (self->label, natter_session_get_certificate_untrusted (self->session));
+      gtk_label_set_ellipsize (self->label, natter_session_get_certificate_untrusted (self->session)
+                                              ? PANGO_ELLIPSIZE_NONE : PANGO_ELLIPSIZE_END);
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->label), text);
     }
 }
 
@@ -84,7 +101,10 @@ update (NatterConnectionBanner *self)
       self->countdown = g_timeout_add (250, countdown_cb, self);
     }
   else if (connecting)
-    gtk_label_set_label (self->label, _("Connecting…"));
+    {
+      gtk_label_set_label (self->label, _("Connecting…"));
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->label), NULL);
+    }
 
   gtk_revealer_set_reveal_child (self->revealer, waiting || connecting);
 }
@@ -115,6 +135,8 @@ natter_connection_banner_set_session (NatterConnectionBanner *self,
     {
       g_signal_connect_object (session, "notify::state", G_CALLBACK (update), self, G_CONNECT_SWAPPED);
       g_signal_connect_object (session, "notify::retry-at", G_CALLBACK (update), self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (session, "notify::certificate-untrusted", G_CALLBACK (update), self,
+                               G_CONNECT_SWAPPED);
     }
   update (self);
 }

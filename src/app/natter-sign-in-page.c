@@ -106,6 +106,10 @@ describe_error (NatterSignInPage *self,
           return _("Natter keeps your sign-in in the keyring, but no keyring service is running.");
         case NATTER_CLIENT_ERROR_BAD_RESPONSE:
           return _("This does not look like a Natter server.");
+        case NATTER_CLIENT_ERROR_UNTRUSTED_CERTIFICATE:
+          /* The library's sentence names the host and the reason; there is
+           * nothing to click past on purpose. */
+          return error->message;
         case NATTER_CLIENT_ERROR_FAILED:
         case NATTER_CLIENT_ERROR_SIGNED_OUT:
         case NATTER_CLIENT_ERROR_DISCONNECTED:
@@ -144,7 +148,8 @@ sign_in_cb (GObject      *object,
       show_error (self, describe_error (self, error));
       if (g_error_matches (error, NATTER_CLIENT_ERROR, NATTER_CLIENT_ERROR_USER_TAKEN))
         gtk_widget_grab_focus (GTK_WIDGET (self->user_row));
-      else if (g_error_matches (error, NATTER_CLIENT_ERROR, NATTER_CLIENT_ERROR_UNREACHABLE))
+      else if (g_error_matches (error, NATTER_CLIENT_ERROR, NATTER_CLIENT_ERROR_UNREACHABLE) ||
+               g_error_matches (error, NATTER_CLIENT_ERROR, NATTER_CLIENT_ERROR_UNTRUSTED_CERTIFICATE))
         gtk_widget_grab_focus (GTK_WIDGET (self->server_row));
       else
         gtk_widget_grab_focus (GTK_WIDGET (self->password_row));

@@ -14,6 +14,7 @@
 #include "natter-message-row.h"
 #include "natter-quick-switcher.h"
 #include "natter-server.h"
+#include "natter-test-tls.h"
 
 #define WAIT_SECONDS 30
 
@@ -138,6 +139,8 @@ typedef struct
   NatterServer      *server;
   guint              port;
   char              *url;
+  const char        *tls_cert;  /* https/wss with these when set (borrowed) */
+  const char        *tls_key;
   NatterApplication *app;
   NatterWindow      *window;
   GPtrArray         *peers;     /* NatterSession: other people, via the library */
@@ -214,6 +217,8 @@ start_server (Fixture *fixture)
   config->fast_password_hashing = TRUE;
   config->send_rate = 1000;
   config->send_burst = 1000;
+  config->tls_cert_file = g_strdup (fixture->tls_cert);
+  config->tls_key_file = g_strdup (fixture->tls_key);
 
   fixture->server = natter_server_new (config);
   g_assert_true (natter_server_start (fixture->server, &error));
@@ -570,6 +575,89 @@ test_sign_in_errors (Fixture       *fixture,
 
   /* And then it works. */
   sign_up_and_wait (fixture, user);
+}
+
+/* A server whose certificate the system does not trust: the sign-in page
+ * says so inline, naming the host and the reason; a signed-in session
+ * whose server comes back with an untrusted certificate gets a banner
+ * that says that, not just "offline". */
+static void
+test_untrusted_certificate (Fixture       *fixture,
+                            gconstpointer  user_data)
+{
+  g_autofree char *user = new_user_name ("ivan");
+  g_autofree char *dir1 = g_build_filename (fixture->data_dir, "ca1", NULL);
+  g_autofree char *dir2 = g_build_filename (fixture->data_dir, "ca2", NULL);
+  g_autofree char *ca1 = NULL, *cert1 = NULL, *key1 = NULL;
+  g_autofree char *ca2 = NULL, *cert2 = NULL, *key2 = NULL;
+  g_autoptr(GTlsDatabase) trusted = NULL;
+  g_autoptr(NatterSession) session = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  NatterConnectionBanner *banner;
+  const char *shown;
+
+  g_assert_cmpint (g_mkdir (dir1, 0700), ==, 0);
+  g_assert_cmpint (g_mkdir (dir2, 0700), ==, 0);
+  if (!natter_test_make_ca_and_certificate (dir1, &ca1, &cert1, &key1) ||
+      !natter_test_make_ca_and_certificate (dir2, &ca2, &cert2, &key2))
+    {
+      g_test_skip ("openssl is needed to make a CA");
+      return;
+    }
+
+  /* The same server, now over https with a certificate from CA 1. */
+  stop_server (fixture);
+  g_clear_pointer (&fixture->url, g_free);
+  fixture->tls_cert = cert1;
+  fixture->tls_key = key1;
+  start_server (fixture);
+  g_assert_true (g_str_has_prefix (fixture->url, "https://127.0.0.1:"));
+
+  sign_in (fixture, user, "correct horse", TRUE);
+  WAIT_UNTIL (!_natter_sign_in_page_get_busy (sign_in_page (fixture)));
+  shown = _natter_sign_in_page_get_error (sign_in_page (fixture));
+  g_test_message ("sign-in page: %s", shown);
+  g_assert_nonnull (shown);
+  g_assert_nonnull (strstr (shown, "The certificate of 127.0.0.1 is not trusted"));
+  g_assert_nonnull (strstr (shown, "unknown authority"));
+  g_assert_cmpstr (_natter_window_get_page (fixture->window), ==, "sign-in");
+  save_snapshot (GTK_WIDGET (fixture->window), "sign-in-untrusted-certificate");
+
+  /* Signed in by a session told to trust CA 1 (the app has no such
+   * switch: this stands for a CA the system trusts). */
+  trusted = g_tls_file_database_new (ca1, &error);
+  g_assert_no_error (error);
+  session = natter_application_create_session (fixture->app, fixture->url, user);
+  natter_session_set_tls_database (session, trusted);
+  natter_session_register_async (session, "correct horse", NULL, store_result, &result);
+  WAIT_UNTIL (result != NULL);
+  g_assert_true (natter_session_register_finish (session, result, &error));
+  g_assert_no_error (error);
+  natter_application_set_session (fixture->app, session);
+  WAIT_UNTIL (g_strcmp0 (_natter_window_get_page (fixture->window), "main") == 0);
+  WAIT_UNTIL (natter_session_get_state (session) == NATTER_SESSION_STATE_ONLINE);
+  banner = _natter_room_view_get_banner (room_view (fixture));
+  g_assert_false (natter_connection_banner_get_revealed (banner));
+
+  /* The server comes back with a certificate from CA 2, which nobody
+   * trusts: the reconnect fails on it and the banner says so. */
+  stop_server (fixture);
+  fixture->tls_cert = cert2;
+  fixture->tls_key = key2;
+  start_server (fixture);
+  WAIT_UNTIL (natter_session_get_certificate_untrusted (session));
+  WAIT_UNTIL (natter_session_get_state (session) == NATTER_SESSION_STATE_WAITING_TO_RETRY);
+  WAIT_UNTIL (natter_connection_banner_get_revealed (banner));
+  WAIT_UNTIL (strstr (natter_connection_banner_get_text (banner), "not trusted") != NULL);
+  g_test_message ("banner: %s", natter_connection_banner_get_text (banner));
+  g_assert_nonnull (strstr (natter_connection_banner_get_text (banner), "The certificate of 127.0.0.1"));
+  g_assert_nonnull (strstr (natter_connection_banner_get_text (banner), "retrying in"));
+  save_snapshot (GTK_WIDGET (fixture->window), "untrusted-certificate-banner");
+
+  natter_application_set_session (fixture->app, NULL);
+  fixture->tls_cert = NULL;
+  fixture->tls_key = NULL;
 }
 
 static void
@@ -964,6 +1052,7 @@ main (int   argc,
   g_object_set (gtk_settings_get_default (), "gtk-cursor-blink", FALSE, NULL);
 
   g_test_add ("/app/sign-in/errors", Fixture, NULL, fixture_set_up, test_sign_in_errors, fixture_tear_down);
+  g_test_add ("/app/sign-in/untrusted-certificate", Fixture, NULL, fixture_set_up, test_untrusted_certificate, fixture_tear_down);
   g_test_add ("/app/conversation", Fixture, NULL, fixture_set_up, test_conversation, fixture_tear_down);
   g_test_add ("/app/offline-and-pending", Fixture, NULL, fixture_set_up, test_offline_and_pending, fixture_tear_down);
   g_test_add ("/app/direct-message-and-leave", Fixture, NULL, fixture_set_up, test_direct_message_and_leave, fixture_tear_down);
