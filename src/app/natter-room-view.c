@@ -10,6 +10,7 @@
 #include "natter-members-popover.h"
 #include "natter-message-row.h"
 #include "natter-room-view.h"
+#include "natter-send-file-dialog.h"
 #include "natter-timeline-model.h"
 #include "natter-transfer-row.h"
 
@@ -354,20 +355,75 @@ on_transfer_state (NatterRoomView *self,
   update_uploads_visible (self);
 }
 
-void
-_natter_room_view_upload_file (NatterRoomView *self,
-                               GFile          *file)
+static void
+upload_to (NatterRoomView *self,
+           NatterRoom     *room,
+           GFile          *file)
 {
   g_autoptr(NatterTransfer) transfer = NULL;
 
-  if (self->session == NULL || self->room == NULL)
+  if (self->session == NULL || room == NULL)
     return;
 
-  transfer = natter_transfer_new_upload (self->session, self->room, file, NULL);
+  transfer = natter_transfer_new_upload (self->session, room, file, NULL);
   g_signal_connect_object (transfer, "notify::state", G_CALLBACK (on_transfer_state), self, G_CONNECT_SWAPPED);
   g_list_store_append (self->uploads, transfer);
   update_uploads_visible (self);
   natter_transfer_start (transfer);
+}
+
+void
+_natter_room_view_upload_file (NatterRoomView *self,
+                               GFile          *file)
+{
+  upload_to (self, self->room, file);
+}
+
+static void
+on_send_file_response (NatterSendFileDialog *dialog,
+                       const char           *response,
+                       NatterRoomView       *self)
+{
+  NatterRoom *room = g_object_get_data (G_OBJECT (dialog), "natter-room");
+  GListModel *files = natter_send_file_dialog_get_files (dialog);
+
+  if (g_strcmp0 (response, "send") != 0 || !natter_send_file_dialog_get_ready (dialog))
+    return;
+  for (guint i = 0; i < g_list_model_get_n_items (files); i++)
+    {
+      g_autoptr(GFile) file = g_list_model_get_item (files, i);
+      upload_to (self, room, file);
+    }
+}
+
+/* Nothing leaves the machine before the user saw what it is: the chooser,
+ * a drop and a paste all end here. */
+static void
+confirm_send (NatterRoomView *self,
+              GListModel     *files)
+{
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+  NatterSendFileDialog *dialog;
+
+  if (self->room == NULL || g_list_model_get_n_items (files) == 0)
+    return;
+  dialog = natter_send_file_dialog_new (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL, files);
+  /* The files go to the room they were meant for, even if the view moved on. */
+  g_object_set_data_full (G_OBJECT (dialog), "natter-room", g_object_ref (self->room), g_object_unref);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (on_send_file_response), self, 0);
+}
+
+static void
+send_file_action (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  NatterRoomView *self = NATTER_ROOM_VIEW (widget);
+  g_autoptr(GListStore) files = g_list_store_new (G_TYPE_FILE);
+  g_autoptr(GFile) file = g_file_new_for_commandline_arg (g_variant_get_string (parameter, NULL));
+
+  g_list_store_append (files, file);
+  confirm_send (self, G_LIST_MODEL (files));
 }
 
 static void
@@ -398,11 +454,7 @@ on_chooser_response (GtkNativeDialog *chooser,
     {
       g_autoptr(GListModel) files = gtk_file_chooser_get_files (GTK_FILE_CHOOSER (chooser));
 
-      for (guint i = 0; i < g_list_model_get_n_items (files); i++)
-        {
-          g_autoptr(GFile) file = g_list_model_get_item (files, i);
-          _natter_room_view_upload_file (self, file);
-        }
+      confirm_send (self, files);
     }
   gtk_native_dialog_destroy (chooser);
   g_object_unref (chooser);
@@ -438,13 +490,13 @@ on_drop (GtkDropTarget  *target,
          double          y,
          NatterRoomView *self)
 {
-  GSList *files;
+  g_autoptr(GListStore) files = g_list_store_new (G_TYPE_FILE);
 
   if (self->room == NULL || !G_VALUE_HOLDS (value, GDK_TYPE_FILE_LIST))
     return FALSE;
-  files = g_value_get_boxed (value);
-  for (GSList *l = files; l != NULL; l = l->next)
-    _natter_room_view_upload_file (self, l->data);
+  for (GSList *l = g_value_get_boxed (value); l != NULL; l = l->next)
+    g_list_store_append (files, l->data);
+  confirm_send (self, G_LIST_MODEL (files));
   return TRUE;
 }
 
@@ -544,6 +596,7 @@ natter_room_view_set_room (NatterRoomView *self,
       update_typing (self);
       gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.scroll-to-bottom", FALSE);
       gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.attach", FALSE);
+      gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.send-file", FALSE);
       return;
     }
 
@@ -567,6 +620,7 @@ natter_room_view_set_room (NatterRoomView *self,
   gtk_widget_set_visible (GTK_WIDGET (self->members_button), TRUE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.scroll-to-bottom", TRUE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.attach", TRUE);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.send-file", TRUE);
 
   update_header (self);
   update_typing (self);
@@ -731,6 +785,8 @@ natter_room_view_class_init (NatterRoomViewClass *klass)
 
   gtk_widget_class_install_action (widget_class, "room.attach", NULL, attach_action);
   gtk_widget_class_install_action (widget_class, "room.dismiss-transfer", "s", dismiss_transfer_action);
+  /* A path or URI: asks, then sends it (the chooser, drop and paste do). */
+  gtk_widget_class_install_action (widget_class, "room.send-file", "s", send_file_action);
 
   gtk_widget_class_install_action (widget_class, "room.scroll-to-bottom", NULL, scroll_to_bottom_action);
 
@@ -779,6 +835,7 @@ natter_room_view_init (NatterRoomView *self)
   gtk_widget_set_visible (GTK_WIDGET (self->members_button), FALSE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.scroll-to-bottom", FALSE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.attach", FALSE);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.send-file", FALSE);
   update_typing (self);
 }
 

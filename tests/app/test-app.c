@@ -13,6 +13,7 @@
 #include "natter-join-dialog.h"
 #include "natter-message-row.h"
 #include "natter-quick-switcher.h"
+#include "natter-send-file-dialog.h"
 #include "natter-server.h"
 #include "natter-test-tls.h"
 
@@ -1008,6 +1009,113 @@ test_failed_message (Fixture       *fixture,
   WAIT_UNTIL (find_message (room, me, huge) == NULL);
 }
 
+/* Files: confirmation, progress, file rows */
+
+static GtkWidget *
+find_button (GtkWidget  *widget,
+             const char *label)
+{
+  if (GTK_IS_BUTTON (widget) && g_strcmp0 (gtk_button_get_label (GTK_BUTTON (widget)), label) == 0)
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_button (child, label);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static void
+write_test_image (const char *path,
+                  int         width,
+                  int         height)
+{
+  g_autoptr(GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, width, height);
+  g_autoptr(GError) error = NULL;
+
+  gdk_pixbuf_fill (pixbuf, 0x3584e4ff);
+  g_assert_true (gdk_pixbuf_save (pixbuf, path, "png", &error, NULL));
+  g_assert_no_error (error);
+}
+
+static gint64
+file_size (const char *path)
+{
+  GStatBuf buf;
+
+  g_assert_cmpint (g_stat (path, &buf), ==, 0);
+  return buf.st_size;
+}
+
+static void
+test_send_file_confirm (Fixture       *fixture,
+                        gconstpointer  user_data)
+{
+  g_autofree char *me = new_user_name ("iris");
+  g_autofree char *them = new_user_name ("otto");
+  g_autofree char *room_name = g_strdup_printf ("photos-%s", me);
+  g_autofree char *path = g_build_filename (tmp_dir, "harbour.png", NULL);
+  g_autofree char *size = NULL;
+  g_autofree char *folder = g_build_filename (tmp_dir, "a-folder", NULL);
+  NatterSendFileDialog *dialog;
+  NatterSession *peer;
+  NatterRoom *room;
+  NatterMessage *message;
+  GtkWidget *send;
+
+  write_test_image (path, 1600, 1200);
+  size = g_format_size (file_size (path));
+  sign_up_and_wait (fixture, me);
+  create_room_through_dialog (fixture, room_name);
+  room = natter_window_get_room (fixture->window);
+  peer = add_peer (fixture, them, room_name);
+
+  /* What the chooser, a drop and a paste do with a file: ask first. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (room_view (fixture)), "room.send-file", "s", path));
+  WAIT_UNTIL ((dialog = (NatterSendFileDialog *) find_toplevel (NATTER_TYPE_SEND_FILE_DIALOG)) != NULL);
+  g_assert_false (adw_message_dialog_get_response_enabled (ADW_MESSAGE_DIALOG (dialog), "send") &&
+                  !natter_send_file_dialog_get_ready (dialog));
+  WAIT_UNTIL (natter_send_file_dialog_get_ready (dialog));
+  g_assert_nonnull (strstr (adw_message_dialog_get_body (ADW_MESSAGE_DIALOG (dialog)), "harbour.png"));
+  g_assert_nonnull (strstr (adw_message_dialog_get_body (ADW_MESSAGE_DIALOG (dialog)), size));
+  /* The preview is scaled down in the worker, not decoded at full size. */
+  g_assert_nonnull (natter_send_file_dialog_get_preview (dialog));
+  g_assert_cmpint (gdk_paintable_get_intrinsic_width (natter_send_file_dialog_get_preview (dialog)), <=, 360);
+  g_assert_cmpint (gdk_paintable_get_intrinsic_height (natter_send_file_dialog_get_preview (dialog)), <=, 240);
+  save_snapshot (GTK_WIDGET (dialog), "send-file-dialog");
+
+  /* Escape (window.close) cancels: nothing is sent. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dialog), "window.close", NULL));
+  WAIT_UNTIL (find_toplevel (NATTER_TYPE_SEND_FILE_DIALOG) == NULL);
+  spin (5);
+  g_assert_null (find_file_message (room, "harbour.png"));
+
+  /* A folder is refused with a reason, and Send stays off. */
+  g_assert_cmpint (g_mkdir (folder, 0700), ==, 0);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (room_view (fixture)), "room.send-file", "s", folder));
+  WAIT_UNTIL ((dialog = (NatterSendFileDialog *) find_toplevel (NATTER_TYPE_SEND_FILE_DIALOG)) != NULL);
+  WAIT_UNTIL (natter_send_file_dialog_get_error (dialog) != NULL);
+  g_assert_nonnull (strstr (natter_send_file_dialog_get_error (dialog), "a-folder"));
+  g_assert_false (adw_message_dialog_get_response_enabled (ADW_MESSAGE_DIALOG (dialog), "send"));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dialog), "window.close", NULL));
+  WAIT_UNTIL (find_toplevel (NATTER_TYPE_SEND_FILE_DIALOG) == NULL);
+
+  /* Again, and Send: the file goes to the room. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (room_view (fixture)), "room.send-file", "s", path));
+  WAIT_UNTIL ((dialog = (NatterSendFileDialog *) find_toplevel (NATTER_TYPE_SEND_FILE_DIALOG)) != NULL);
+  WAIT_UNTIL (natter_send_file_dialog_get_ready (dialog));
+  send = find_button (GTK_WIDGET (dialog), "_Send");
+  g_assert_nonnull (send);
+  g_signal_emit_by_name (send, "clicked");
+  WAIT_UNTIL (find_toplevel (NATTER_TYPE_SEND_FILE_DIALOG) == NULL);
+  WAIT_UNTIL ((message = find_file_message (room, "harbour.png")) != NULL &&
+              natter_message_get_state (message) == NATTER_MESSAGE_STATE_SENT);
+  g_assert_cmpint (natter_message_get_file_size (message), ==, file_size (path));
+  g_assert_cmpstr (natter_message_get_file_mime (message), ==, "image/png");
+  WAIT_UNTIL (find_file_message (natter_session_lookup_room (peer, room_name), "harbour.png") != NULL);
+}
+
 static GLogWriterOutput
 debug_writer (GLogLevelFlags   level,
               const GLogField *fields,
@@ -1040,6 +1148,11 @@ main (int   argc,
   g_assert_no_error (error);
   xdg = g_build_filename (tmp_dir, "data", NULL);
   g_setenv ("XDG_DATA_HOME", xdg, TRUE);
+  {
+    /* Downloads and thumbnails go to the cache: the test's, not the user's. */
+    g_autofree char *cache = g_build_filename (tmp_dir, "cache", NULL);
+    g_setenv ("XDG_CACHE_HOME", cache, TRUE);
+  }
   g_setenv ("NATTER_TOKEN_STORE", "memory", TRUE);
   g_setenv ("GSETTINGS_BACKEND", "memory", TRUE);
 
@@ -1059,6 +1172,7 @@ main (int   argc,
   g_test_add ("/app/load-older", Fixture, NULL, fixture_set_up, test_load_older, fixture_tear_down);
   g_test_add ("/app/send-file", Fixture, NULL, fixture_set_up, test_send_file, fixture_tear_down);
   g_test_add ("/app/failed-message", Fixture, NULL, fixture_set_up, test_failed_message, fixture_tear_down);
+  g_test_add ("/app/files/confirm", Fixture, NULL, fixture_set_up, test_send_file_confirm, fixture_tear_down);
   g_test_add ("/app/quick-switcher", Fixture, NULL, fixture_set_up, test_quick_switcher, fixture_tear_down);
 
   ret = g_test_run ();
