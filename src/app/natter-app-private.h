@@ -28,6 +28,9 @@ gboolean                _natter_sign_in_page_get_busy    (NatterSignInPage *self
 void                    _natter_composer_press_enter     (NatterComposer   *self,
                                                           GdkModifierType   state);
 
+/* Ctrl+V in the composer's text view. */
+void                    _natter_composer_paste           (NatterComposer   *self);
+
 NatterComposer         *_natter_room_view_get_composer   (NatterRoomView   *self);
 NatterConnectionBanner *_natter_room_view_get_banner     (NatterRoomView   *self);
 /* The header's unsent counter ("2 unsent"), or NULL when hidden. */

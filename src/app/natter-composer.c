@@ -119,6 +119,102 @@ create_emoji_chooser (GtkMenuButton *button,
   gtk_menu_button_set_popover (button, chooser);
 }
 
+/* Pasting an image */
+
+static void
+save_png_thread (GTask        *task,
+                 gpointer      source,
+                 gpointer      task_data,
+                 GCancellable *cancellable)
+{
+  GdkTexture *texture = task_data;
+  const char *path = g_object_get_data (G_OBJECT (task), "path");
+  g_autofree char *dir = g_path_get_dirname (path);
+
+  g_mkdir_with_parents (dir, 0700);
+  if (gdk_texture_save_to_png (texture, path))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_FAILED,
+                             _("Could not save the pasted image"));
+}
+
+static void
+save_png_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  NatterComposer *self = NATTER_COMPOSER (source);
+  g_autoptr(GError) error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      GtkWidget *overlay = gtk_widget_get_ancestor (GTK_WIDGET (self), ADW_TYPE_TOAST_OVERLAY);
+
+      if (overlay != NULL)
+        adw_toast_overlay_add_toast (ADW_TOAST_OVERLAY (overlay), adw_toast_new (error->message));
+      return;
+    }
+  /* The room view asks before sending, as for a chosen file. */
+  gtk_widget_activate_action (GTK_WIDGET (self), "room.send-file", "s",
+                              g_object_get_data (G_OBJECT (result), "path"));
+}
+
+static void
+read_texture_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(NatterComposer) self = user_data;
+  g_autoptr(GdkTexture) texture = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDateTime) now = NULL;
+  g_autoptr(GTask) task = NULL;
+  g_autofree char *stamp = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *file_name = NULL;
+
+  texture = gdk_clipboard_read_texture_finish (GDK_CLIPBOARD (source), result, &error);
+  if (texture == NULL || self->room == NULL)
+    return;
+
+  /* The image becomes a PNG file in the cache, named so that the people in
+   * the room can tell what it is; encoding is not done on the main thread. */
+  now = g_date_time_new_now_local ();
+  stamp = g_date_time_format (now, "%Y-%m-%d %H-%M-%S");
+  /* Translators: the file name of an image pasted into the composer, %s is the date and time */
+  name = g_strdup_printf (_("Pasted image %s"), stamp);
+  g_strdelimit (name, "/\\", '-');
+  file_name = g_strconcat (name, ".png", NULL);
+
+  task = g_task_new (self, NULL, save_png_cb, NULL);
+  g_task_set_task_data (task, g_steal_pointer (&texture), g_object_unref);
+  g_object_set_data_full (G_OBJECT (task), "path",
+                          g_build_filename (g_get_user_cache_dir (), "natter", "pasted", file_name, NULL),
+                          g_free);
+  g_task_run_in_thread (task, save_png_thread);
+}
+
+/* Ctrl+V with an image and no text on the clipboard (a screenshot, an image
+ * copied in a browser) sends the image; text pastes as text as before. */
+static void
+on_paste_clipboard (NatterComposer *self,
+                    GtkTextView    *text_view)
+{
+  GdkClipboard *clipboard = gtk_widget_get_clipboard (GTK_WIDGET (text_view));
+  g_autoptr(GdkContentFormats) formats = NULL;
+
+  if (self->room == NULL)
+    return;
+  formats = gdk_content_formats_union_deserialize_gtypes (gdk_content_formats_ref (gdk_clipboard_get_formats (clipboard)));
+  if (!gdk_content_formats_contain_gtype (formats, GDK_TYPE_TEXTURE) ||
+      gdk_content_formats_contain_gtype (formats, G_TYPE_STRING))
+    return;
+
+  g_signal_stop_emission_by_name (text_view, "paste-clipboard");
+  gdk_clipboard_read_texture_async (clipboard, NULL, read_texture_cb, g_object_ref (self));
+}
+
 static gboolean
 on_key_pressed (NatterComposer        *self,
                 guint                  keyval,
@@ -276,6 +372,7 @@ natter_composer_init (NatterComposer *self)
   g_signal_connect_swapped (controller, "key-pressed", G_CALLBACK (on_key_pressed), self);
   gtk_widget_add_controller (GTK_WIDGET (self->text_view), controller);
 
+  g_signal_connect_swapped (self->text_view, "paste-clipboard", G_CALLBACK (on_paste_clipboard), self);
   g_signal_connect_swapped (get_buffer (self), "insert-text", G_CALLBACK (on_insert_text), self);
   g_signal_connect_swapped (get_buffer (self), "changed", G_CALLBACK (on_buffer_changed), self);
 
@@ -292,4 +389,11 @@ _natter_composer_press_enter (NatterComposer  *self,
 {
   if (on_key_pressed (self, GDK_KEY_Return, 0, state, NULL) == GDK_EVENT_PROPAGATE)
     g_signal_emit_by_name (self->text_view, "insert-at-cursor", "\n");
+}
+
+/* Test hook: what Ctrl+V in the text view does. */
+void
+_natter_composer_paste (NatterComposer *self)
+{
+  g_signal_emit_by_name (self->text_view, "paste-clipboard");
 }

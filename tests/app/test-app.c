@@ -1116,6 +1116,73 @@ test_send_file_confirm (Fixture       *fixture,
   WAIT_UNTIL (find_file_message (natter_session_lookup_room (peer, room_name), "harbour.png") != NULL);
 }
 
+/* The newest message of @timeline (the timeline keeps it), or NULL. */
+static NatterMessage *
+last_message (GListModel *timeline)
+{
+  guint n = g_list_model_get_n_items (timeline);
+  g_autoptr(NatterMessage) message = n > 0 ? g_list_model_get_item (timeline, n - 1) : NULL;
+
+  return message;
+}
+
+static void
+test_paste_image (Fixture       *fixture,
+                  gconstpointer  user_data)
+{
+  g_autofree char *me = new_user_name ("pia");
+  g_autofree char *room_name = g_strdup_printf ("paste-%s", me);
+  g_autoptr(GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, TRUE, 8, 400, 300);
+  g_autoptr(GdkTexture) texture = NULL;
+  NatterComposer *composer;
+  GdkClipboard *clipboard;
+  NatterSendFileDialog *dialog;
+  NatterRoom *room;
+  GListModel *timeline;
+  NatterMessage *message = NULL;
+  GtkWidget *send;
+
+  sign_up_and_wait (fixture, me);
+  create_room_through_dialog (fixture, room_name);
+  room = natter_window_get_room (fixture->window);
+  composer = _natter_room_view_get_composer (room_view (fixture));
+  clipboard = gtk_widget_get_clipboard (GTK_WIDGET (composer));
+
+  /* Text on the clipboard pastes as text, no dialog. */
+  gdk_clipboard_set_text (clipboard, "just words");
+  _natter_composer_paste (composer);
+  WAIT_UNTIL (!composer_is_empty (composer));
+  {
+    g_autofree char *text = natter_composer_dup_text (composer);
+    g_assert_cmpstr (text, ==, "just words");
+  }
+  g_assert_null (find_toplevel (NATTER_TYPE_SEND_FILE_DIALOG));
+  natter_composer_set_text (composer, "");
+
+  /* An image (a screenshot, say) is saved as a PNG and confirmed first. */
+  gdk_pixbuf_fill (pixbuf, 0xe01b24ff);
+  texture = gdk_texture_new_for_pixbuf (pixbuf);
+  gdk_clipboard_set_texture (clipboard, texture);
+  _natter_composer_paste (composer);
+  WAIT_UNTIL ((dialog = (NatterSendFileDialog *) find_toplevel (NATTER_TYPE_SEND_FILE_DIALOG)) != NULL);
+  WAIT_UNTIL (natter_send_file_dialog_get_ready (dialog));
+  g_assert_nonnull (strstr (adw_message_dialog_get_body (ADW_MESSAGE_DIALOG (dialog)), "Pasted image "));
+  g_assert_nonnull (natter_send_file_dialog_get_preview (dialog));
+  g_assert_true (composer_is_empty (composer));
+  save_snapshot (GTK_WIDGET (dialog), "paste-image-dialog");
+  send = find_button (GTK_WIDGET (dialog), "_Send");
+  g_signal_emit_by_name (send, "clicked");
+
+  timeline = G_LIST_MODEL (natter_room_get_timeline (room));
+  WAIT_UNTIL ((message = last_message (timeline)) != NULL &&
+              natter_message_get_file_name (message) != NULL &&
+              natter_message_get_state (message) == NATTER_MESSAGE_STATE_SENT);
+  g_assert_true (g_str_has_prefix (natter_message_get_file_name (message), "Pasted image "));
+  g_assert_true (g_str_has_suffix (natter_message_get_file_name (message), ".png"));
+  g_assert_cmpstr (natter_message_get_file_mime (message), ==, "image/png");
+  g_assert_cmpint (natter_message_get_file_size (message), >, 0);
+}
+
 static GLogWriterOutput
 debug_writer (GLogLevelFlags   level,
               const GLogField *fields,
@@ -1173,6 +1240,7 @@ main (int   argc,
   g_test_add ("/app/send-file", Fixture, NULL, fixture_set_up, test_send_file, fixture_tear_down);
   g_test_add ("/app/failed-message", Fixture, NULL, fixture_set_up, test_failed_message, fixture_tear_down);
   g_test_add ("/app/files/confirm", Fixture, NULL, fixture_set_up, test_send_file_confirm, fixture_tear_down);
+  g_test_add ("/app/files/paste-image", Fixture, NULL, fixture_set_up, test_paste_image, fixture_tear_down);
   g_test_add ("/app/quick-switcher", Fixture, NULL, fixture_set_up, test_quick_switcher, fixture_tear_down);
 
   ret = g_test_run ();
