@@ -3,7 +3,9 @@
 #include "natter-reliability-util.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 #include <sqlite3.h>
@@ -64,10 +66,16 @@ natter_rel_server_new (guint ping_interval_ms,
   return srv;
 }
 
+/* Runs in the child between fork and exec. The server dies with the test
+ * (a crashed test leaves no natter-server behind); one whose test died
+ * before this ran exits at once. */
 static void
 child_setup (gpointer data)
 {
   signal (SIGXFSZ, SIG_IGN);
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid () != (pid_t) GPOINTER_TO_INT (data))
+    _exit (1);
 }
 
 static void
@@ -149,7 +157,7 @@ natter_rel_server_spawn (NatterRelServer *srv)
   /* A pipe, not a file: a file size limit must not silence the log. */
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                         G_SUBPROCESS_FLAGS_STDERR_MERGE);
-  g_subprocess_launcher_set_child_setup (launcher, child_setup, NULL, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, child_setup, GINT_TO_POINTER (getpid ()), NULL);
   srv->exited = FALSE;
   srv->proc = g_subprocess_launcher_spawn (launcher, &error, srv->exe,
                                            "--config", srv->config_path, NULL);

@@ -97,7 +97,12 @@ helper_spawn (const char * const *argv)
   g_autoptr(GError) error = NULL;
 
   helper->lines = g_ptr_array_new_with_free_func (g_free);
-  helper->proc = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+  /* The client helper, like the server, must not outlive a crashed test. */
+  {
+    g_autoptr(GSubprocessLauncher) launcher = natter_test_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+
+    helper->proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  }
   g_assert_no_error (error);
   helper->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (helper->proc));
   read_next_line (helper);

@@ -262,7 +262,7 @@ sec_process_start (const char         *limits,
   process->output = g_string_new (NULL);
   {
     g_autoptr(GSubprocessLauncher) launcher =
-      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
+      natter_test_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
 #ifdef SEC_ASAN
     /* The server's RSS is measured: keep AddressSanitizer's quarantine of
      * freed memory small, so that growth means memory really kept. */

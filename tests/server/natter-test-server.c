@@ -2,6 +2,8 @@
 #include "natter-test-server.h"
 
 #include <glib/gstdio.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 static GLogWriterOutput
@@ -107,6 +109,26 @@ natter_test_server_free (NatterTestServer *ts)
   g_free (ts->data_dir);
   g_free (ts->url);
   g_free (ts);
+}
+
+void
+natter_test_die_with_parent (gpointer data)
+{
+  /* Runs in the child between fork and exec: system calls only. SIGKILL,
+   * not SIGTERM: a wedged server must go too. */
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid () != (pid_t) GPOINTER_TO_INT (data))
+    _exit (1);
+}
+
+GSubprocessLauncher *
+natter_test_launcher_new (GSubprocessFlags flags)
+{
+  GSubprocessLauncher *launcher = g_subprocess_launcher_new (flags);
+
+  g_subprocess_launcher_set_child_setup (launcher, natter_test_die_with_parent,
+                                         GINT_TO_POINTER (getpid ()), NULL);
+  return launcher;
 }
 
 gsize

@@ -27,6 +27,14 @@ void              natter_test_server_stop    (NatterTestServer *ts);
 /* Stops, removes the data directory, frees. */
 void              natter_test_server_free    (NatterTestServer *ts);
 
+/* A child setup (GSubprocessLauncher, g_spawn_*) that has the child
+ * killed when the test process dies, so that a crashed or aborted test
+ * leaves no natter-server behind. @data is GINT_TO_POINTER (getpid ()) of
+ * the test: a child whose parent already died exits at once. */
+void              natter_test_die_with_parent (gpointer          data);
+/* g_subprocess_launcher_new (@flags) with that child setup. */
+GSubprocessLauncher *natter_test_launcher_new (GSubprocessFlags  flags);
+
 /* Resident set size of this process in bytes. */
 gsize             natter_test_get_rss        (void);
 

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "natter-protocol.h"
 #include "natter-test-client.h"
@@ -33,7 +34,8 @@ run (const char * const *args,
     g_ptr_array_add (argv, (gpointer) *args);
   g_ptr_array_add (argv, NULL);
 
-  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT,
+                natter_test_die_with_parent, GINT_TO_POINTER (getpid ()),
                 out, err, &status, &error);
   g_assert_no_error (error);
   g_assert_true (WIFEXITED (status));
@@ -157,9 +159,12 @@ start_binary (Running            *running,
   g_ptr_array_add (argv, NULL);
 
   running->log = g_string_new (NULL);
-  running->process = g_subprocess_newv ((const char * const *) argv->pdata,
-                                        G_SUBPROCESS_FLAGS_STDERR_PIPE |
-                                        G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error);
+  {
+    g_autoptr(GSubprocessLauncher) launcher =
+      natter_test_launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+
+    running->process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
+  }
   g_assert_no_error (error);
   running->stderr_lines = g_data_input_stream_new (g_subprocess_get_stderr_pipe (running->process));
   g_data_input_stream_read_line_async (running->stderr_lines, G_PRIORITY_DEFAULT, NULL, line_cb, running);
