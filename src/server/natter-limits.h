@@ -9,6 +9,13 @@ G_BEGIN_DECLS
 
 typedef struct _NatterRateLimiter NatterRateLimiter;
 
+/* typing events per user, all connections together (docs/PROTOCOL.md §6):
+ * a client sends one when the state changes and a refresh every few
+ * seconds, so 2 a second with 10 saved up is far above honest use, and
+ * bounds what a flood makes the server fan out to every member of a room. */
+#define NATTER_TYPING_RATE  2
+#define NATTER_TYPING_BURST 10
+
 /* @rate tokens per second, at most @burst saved up. */
 NatterRateLimiter *natter_rate_limiter_new     (guint              rate,
                                                 guint              burst);

@@ -9,6 +9,7 @@
  * send rate and its refill [hardening/rate-limit]. */
 #include <string.h>
 
+#include "natter-limits.h"
 #include "security-common.h"
 
 static JsonObject *
@@ -535,50 +536,46 @@ test_send_flood (SecFixture    *f,
   sec_assert_fixture_ok (f);
 }
 
-typedef struct
-{
-  NatterTestClient *client;
-  guint             n;
-  guint             last;
-} TypingWait;
-
-static gboolean
-typing_cond (gpointer data)
-{
-  TypingWait *wait = data;
-
-  return natter_test_client_count_events (wait->client, "typing") >= wait->n;
-}
-
+/* A flood of typing from one user: the server relays at most what the
+ * per-user limit allows (NATTER_TYPING_BURST saved up, NATTER_TYPING_RATE
+ * a second after that), drops the rest (an acked one hears rate_limited),
+ * and keeps serving both the flooder and the member who reads. */
 static void
 test_typing_flood (SecFixture    *f,
                    gconstpointer  data)
 {
   g_autoptr(NatterTestClient) mallory = sec_connect_user (f->ts->url, "mallory", NULL);
   g_autoptr(NatterTestClient) bob = sec_connect_user (f->ts->url, "bob", NULL);
-  guint n = sec_scaled (5000), i;
+  g_autoptr(JsonObject) limited = NULL;
+  g_autoptr(JsonObject) sent = NULL;
+  guint n = sec_scaled (5000), i, relayed, allowed;
   gint64 start = g_get_monotonic_time ();
+  double seconds;
 
-  /* Typing is not rate limited, but a flood of it must not cost the server
-   * more than passing it on, nor cut off a member who reads. */
   for (i = 0; i < n; i++)
     natter_test_client_send_text (mallory, i % 2 ? "42[\"typing\",{\"room\":\"general\",\"typing\":true}]"
                                                  : "42[\"typing\",{\"room\":\"general\",\"typing\":false}]");
-  /* Every one of them is relayed to the member who reads (however long a
-   * loaded or sanitized build takes, as long as it keeps coming). */
-  {
-    TypingWait wait = { bob, n, 0 };
+  /* Right behind the flood, with the bucket empty: refused out loud. */
+  limited = natter_test_client_call_json (mallory, "typing", "{\"room\":\"general\",\"typing\":true}");
+  g_assert_nonnull (limited);
+  g_assert_false (json_object_get_boolean_member (limited, "ok"));
+  g_assert_cmpstr (json_object_get_string_member (limited, "error"), ==, "rate_limited");
 
-    while (!natter_test_wait (typing_cond, &wait, NATTER_TEST_TIMEOUT_MS))
-      {
-        guint now = natter_test_client_count_events (bob, "typing");
+  /* Still served: a message after the flood reaches bob, behind every
+   * typing event the server relayed (one connection, in order). */
+  sent = natter_test_client_call_json (mallory, "send", "{\"room\":\"general\",\"cid\":\"after-flood\",\"text\":\"still here\"}");
+  g_assert_nonnull (sent);
+  g_assert_true (json_object_get_boolean_member (sent, "ok"));
+  g_assert_nonnull (natter_test_client_wait_event (bob, "message", 0));
+  seconds = (g_get_monotonic_time () - start) / 1e6;
 
-        g_assert_cmpuint (now, >, wait.last);
-        wait.last = now;
-      }
-  }
+  relayed = natter_test_client_count_events (bob, "typing");
+  allowed = NATTER_TYPING_BURST + (guint) (NATTER_TYPING_RATE * seconds) + 1;
+  g_test_message ("%u typing events sent in %.2f s, %u relayed (at most %u allowed)",
+                  n, seconds, relayed, allowed);
+  g_assert_cmpuint (relayed, >=, NATTER_TYPING_BURST);
+  g_assert_cmpuint (relayed, <=, allowed);
   g_assert_true (natter_test_client_is_open (mallory));
-  g_test_message ("%u typing events relayed in %.2f s", n, (g_get_monotonic_time () - start) / 1e6);
   g_assert_true (natter_test_client_is_open (bob));
   g_assert_cmpuint (natter_test_client_count_events (mallory, "typing"), ==, 0);
   sec_assert_fixture_ok (f);
