@@ -55,6 +55,19 @@ static const char * const migrations[] = {
   "ALTER TABLE outbox ADD COLUMN file_name TEXT;"
   "ALTER TABLE outbox ADD COLUMN file_size INTEGER;"
   "ALTER TABLE outbox ADD COLUMN file_mime TEXT;",
+  /* 2 → 3: uploads not yet sent, so that they resume after a restart
+   * (issue 5); the cid is the one their message will be sent under */
+  "CREATE TABLE uploads ("
+  "  cid TEXT PRIMARY KEY,"
+  "  room TEXT NOT NULL,"
+  "  path TEXT NOT NULL,"
+  "  name TEXT NOT NULL,"
+  "  mime TEXT NOT NULL,"
+  "  size INTEGER NOT NULL,"
+  "  text TEXT NOT NULL,"
+  "  url TEXT,"
+  "  paused INTEGER NOT NULL DEFAULT 0,"
+  "  created INTEGER NOT NULL);",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == NATTER_CACHE_SCHEMA_VERSION);
@@ -687,6 +700,88 @@ natter_cache_outbox_set_file (NatterCache          *cache,
   sqlite3_bind_int64 (stmt, 3, file->size);
   sqlite3_bind_text (stmt, 4, file->mime, -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64 (stmt, 5, id);
+  step_done (cache, stmt);
+}
+
+void
+natter_cache_upload_free (NatterCacheUpload *upload)
+{
+  if (upload == NULL)
+    return;
+  g_free (upload->cid);
+  g_free (upload->room);
+  g_free (upload->path);
+  g_free (upload->name);
+  g_free (upload->mime);
+  g_free (upload->text);
+  g_free (upload->url);
+  g_free (upload);
+}
+
+gboolean
+natter_cache_put_upload (NatterCache              *cache,
+                         const NatterCacheUpload  *upload,
+                         GError                  **error)
+{
+  sqlite3_stmt *stmt = prepare (cache,
+    "INSERT INTO uploads (cid, room, path, name, mime, size, text, url, paused, created)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (cid) DO UPDATE SET url = excluded.url, paused = excluded.paused");
+  gboolean ok;
+
+  sqlite3_bind_text (stmt, 1, upload->cid, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 2, upload->room, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 3, upload->path, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 4, upload->name, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 5, upload->mime, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64 (stmt, 6, upload->size);
+  sqlite3_bind_text (stmt, 7, upload->text != NULL ? upload->text : "", -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 8, upload->url, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int (stmt, 9, upload->paused ? 1 : 0);
+  sqlite3_bind_int64 (stmt, 10, upload->created);
+  ok = sqlite3_step (stmt) == SQLITE_DONE;
+  if (!ok)
+    g_set_error (error, NATTER_CLIENT_ERROR, NATTER_CLIENT_ERROR_CACHE,
+                 "%s", sqlite3_errmsg (cache->db));
+  sqlite3_finalize (stmt);
+  return ok;
+}
+
+GPtrArray *
+natter_cache_list_uploads (NatterCache *cache)
+{
+  GPtrArray *uploads = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_cache_upload_free);
+  sqlite3_stmt *stmt = prepare (cache,
+    "SELECT cid, room, path, name, mime, size, text, url, paused, created FROM uploads"
+    " ORDER BY created, rowid");
+
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    {
+      NatterCacheUpload *upload = g_new0 (NatterCacheUpload, 1);
+
+      upload->cid = column_dup (stmt, 0);
+      upload->room = column_dup (stmt, 1);
+      upload->path = column_dup (stmt, 2);
+      upload->name = column_dup (stmt, 3);
+      upload->mime = column_dup (stmt, 4);
+      upload->size = sqlite3_column_int64 (stmt, 5);
+      upload->text = column_dup (stmt, 6);
+      upload->url = column_dup (stmt, 7);
+      upload->paused = sqlite3_column_int (stmt, 8) != 0;
+      upload->created = sqlite3_column_int64 (stmt, 9);
+      g_ptr_array_add (uploads, upload);
+    }
+  sqlite3_finalize (stmt);
+  return uploads;
+}
+
+void
+natter_cache_remove_upload (NatterCache *cache,
+                            const char  *cid)
+{
+  sqlite3_stmt *stmt = prepare (cache, "DELETE FROM uploads WHERE cid = ?");
+
+  sqlite3_bind_text (stmt, 1, cid, -1, SQLITE_TRANSIENT);
   step_done (cache, stmt);
 }
 

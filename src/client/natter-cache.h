@@ -12,7 +12,7 @@ G_BEGIN_DECLS
 
 typedef struct _NatterCache NatterCache;
 
-#define NATTER_CACHE_SCHEMA_VERSION 2
+#define NATTER_CACHE_SCHEMA_VERSION 3
 
 /* Unread counts stop at this many (a UI shows "9999+"): counting is then
  * bounded work however long the user stayed away. */
@@ -42,7 +42,24 @@ typedef struct
   NatterChatFile *file; /* a message carrying an uploaded file, else NULL */
 } NatterOutboxItem;
 
+/* An upload not sent yet (natter-transfer.c): what it takes to resume it
+ * after a restart. */
+typedef struct
+{
+  char    *cid;         /* the message will be sent under this cid */
+  char    *room;
+  char    *path;        /* the local file */
+  char    *name;
+  char    *mime;
+  char    *text;
+  char    *url;         /* the tus upload, once created; else NULL */
+  gint64   size;
+  gint64   created;     /* ms since the epoch */
+  gboolean paused;
+} NatterCacheUpload;
+
 void         natter_cache_room_free          (NatterCacheRoom *room);
+void         natter_cache_upload_free        (NatterCacheUpload *upload);
 void         natter_outbox_item_free         (NatterOutboxItem *item);
 
 /* Creates the file and its folder when needed; ":memory:" for no file. */
@@ -128,6 +145,15 @@ void         natter_cache_outbox_set_failed  (NatterCache     *cache,
                                               gboolean         failed,
                                               const char      *error);
 
+/* Uploads not sent yet, in creation order. Putting a cid already there
+ * updates only its url and paused. */
+gboolean     natter_cache_put_upload         (NatterCache     *cache,
+                                              const NatterCacheUpload *upload,
+                                              GError         **error);
+GPtrArray   *natter_cache_list_uploads       (NatterCache     *cache);
+void         natter_cache_remove_upload      (NatterCache     *cache,
+                                              const char      *cid);
+
 /* Small key/value settings ("last-room"). */
 char        *natter_cache_dup_meta           (NatterCache     *cache,
                                               const char      *key);
@@ -137,5 +163,6 @@ void         natter_cache_set_meta           (NatterCache     *cache,
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterCache, natter_cache_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterCacheRoom, natter_cache_room_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterCacheUpload, natter_cache_upload_free)
 
 G_END_DECLS
