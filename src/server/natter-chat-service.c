@@ -8,6 +8,26 @@
 
 #define DEFAULT_HISTORY_LIMIT 50
 
+/* Sends wait for the next group commit at most until this many are
+ * queued: bounds the memory and the latency of one batch under load. */
+#define MAX_SEND_BATCH 512
+
+/* A validated send waiting for its batch to be committed. */
+typedef struct
+{
+  NatterConnection  *connection;
+  gint64             ack_id;
+  NatterChatMessage *message;
+} PendingSend;
+
+static void
+pending_send_free (PendingSend *pending)
+{
+  g_clear_object (&pending->connection);
+  g_clear_pointer (&pending->message, natter_chat_message_free);
+  g_free (pending);
+}
+
 struct _NatterChatService
 {
   GObject             parent_instance;
@@ -20,6 +40,9 @@ struct _NatterChatService
   NatterRateLimiter  *typing_limiter; /* per user, on typing */
   NatterUploads      *uploads;
   gboolean            fast_hashing;
+
+  GPtrArray          *pending;        /* PendingSend, for the next commit */
+  guint               flush_id;
 };
 
 G_DEFINE_FINAL_TYPE (NatterChatService, natter_chat_service, G_TYPE_OBJECT)
@@ -29,6 +52,11 @@ natter_chat_service_finalize (GObject *object)
 {
   NatterChatService *self = NATTER_CHAT_SERVICE (object);
 
+  /* Sends still queued are neither stored nor acked: their clients send
+   * them again (same cid) after reconnecting. natter_server_stop()
+   * flushes before it gets here. */
+  g_clear_handle_id (&self->flush_id, g_source_remove);
+  g_clear_pointer (&self->pending, g_ptr_array_unref);
   g_clear_object (&self->store);
   g_clear_object (&self->hub);
   g_clear_object (&self->uploads);
@@ -48,6 +76,7 @@ natter_chat_service_class_init (NatterChatServiceClass *klass)
 static void
 natter_chat_service_init (NatterChatService *self)
 {
+  self->pending = g_ptr_array_new_with_free_func ((GDestroyNotify) pending_send_free);
 }
 
 NatterChatService *
@@ -425,6 +454,127 @@ handle_dm (Request *req)
   send_room_ack (req, name);
 }
 
+/* ---- group commit of sends ----------------------------------------------- */
+
+/* Every send that arrives before the next main-loop iteration goes into
+ * one store transaction: one commit (and with synchronous=FULL one fsync)
+ * for all of them instead of one each. Acks and broadcasts go out only
+ * after the commit, so an ok ack still means stored; if the commit fails,
+ * every send of the batch is answered `internal` and none is stored. */
+static void
+flush_sends (NatterChatService *self)
+{
+  g_autoptr(GPtrArray) batch = NULL;
+  g_autoptr(GHashTable) members = NULL;
+  g_autofree NatterChatMessage **messages = NULL;
+  g_autofree NatterStoreAddResult *results = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean stored;
+  guint i;
+
+  g_clear_handle_id (&self->flush_id, g_source_remove);
+  if (self->pending->len == 0)
+    return;
+
+  batch = g_steal_pointer (&self->pending);
+  self->pending = g_ptr_array_new_with_free_func ((GDestroyNotify) pending_send_free);
+
+  messages = g_new (NatterChatMessage *, batch->len);
+  results = g_new0 (NatterStoreAddResult, batch->len);
+  for (i = 0; i < batch->len; i++)
+    messages[i] = ((PendingSend *) g_ptr_array_index (batch, i))->message;
+
+  stored = natter_store_add_messages (self->store, messages, batch->len, results, &error);
+  self->metrics->send_batches_total++;
+
+  /* Members are read once per room and batch, not once per message. */
+  members = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                   (GDestroyNotify) g_ptr_array_unref);
+
+  for (i = 0; i < batch->len; i++)
+    {
+      PendingSend *pending = g_ptr_array_index (batch, i);
+      NatterChatMessage *message = pending->message;
+      Request req = { self, pending->connection, NULL, pending->ack_id, NULL };
+      g_autoptr(JsonObject) ok = NULL;
+      g_autoptr(JsonObject) event = NULL;
+      g_autofree char *frame = NULL;
+      GPtrArray *to;
+
+      if (!stored)
+        {
+          /* One line per refused send: an operator counts them. */
+          g_warning ("send: %s: cid %s of %s not stored (batch of %u): %s",
+                     message->room, message->cid, message->from, batch->len, error->message);
+          reply_error (&req, NATTER_CHAT_ERROR_INTERNAL, "cannot store the message");
+          continue;
+        }
+      if (results[i] == NATTER_STORE_NO_ROOM)
+        {
+          reply_error (&req, NATTER_CHAT_ERROR_NO_SUCH_ROOM, "no such room");
+          continue;
+        }
+
+      ok = natter_chat_ack_ok_new ();
+      json_object_set_int_member (ok, "seq", message->seq);
+      json_object_set_int_member (ok, "ts", message->ts);
+      json_object_set_string_member (ok, "cid", message->cid);
+      reply_ok (&req, ok);
+
+      if (results[i] == NATTER_STORE_DUPLICATE)
+        continue;
+
+      to = g_hash_table_lookup (members, message->room);
+      if (to == NULL)
+        {
+          to = natter_store_list_members (self->store, message->room);
+          g_hash_table_insert (members, message->room, to);
+        }
+      /* Encoded once, written to every member's connections. */
+      event = natter_chat_message_to_json (message);
+      frame = encode_event_frame ("message", event);
+      self->metrics->messages_delivered_total += natter_hub_publish (self->hub, to, frame, NULL);
+    }
+}
+
+static gboolean
+flush_sends_cb (gpointer user_data)
+{
+  NatterChatService *self = user_data;
+
+  self->flush_id = 0;
+  flush_sends (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+queue_send (NatterChatService *self,
+            Request           *req,
+            NatterChatMessage *message)
+{
+  PendingSend *pending = g_new0 (PendingSend, 1);
+
+  pending->connection = g_object_ref (req->connection);
+  pending->ack_id = req->ack_id;
+  pending->message = message;
+  g_ptr_array_add (self->pending, pending);
+
+  if (self->pending->len >= MAX_SEND_BATCH)
+    flush_sends (self);
+  else if (self->flush_id == 0)
+    /* At default priority, the idle runs after the sockets that are ready
+     * in the next iteration: what they bring joins the same batch. */
+    self->flush_id = g_idle_add_full (G_PRIORITY_DEFAULT, flush_sends_cb, self, NULL);
+}
+
+void
+natter_chat_service_flush (NatterChatService *self)
+{
+  g_return_if_fail (NATTER_IS_CHAT_SERVICE (self));
+
+  flush_sends (self);
+}
+
 static void
 handle_send (Request *req)
 {
@@ -435,11 +585,7 @@ handle_send (Request *req)
   g_autoptr(NatterChatFile) file = NULL;
   g_autoptr(NatterStoreRoom) room = NULL;
   g_autoptr(NatterChatMessage) message = NULL;
-  g_autoptr(JsonObject) ok = NULL;
-  g_autoptr(JsonObject) event = NULL;
-  g_autoptr(GError) error = NULL;
   NatterChatError why = NATTER_CHAT_ERROR_BAD_REQUEST;
-  gboolean duplicate = FALSE;
 
   if (!natter_rate_limiter_take (self->send_limiter, req->user, g_get_monotonic_time ()))
     {
@@ -501,25 +647,7 @@ handle_send (Request *req)
   message->text = g_strdup (text);
   message->file = g_steal_pointer (&file);
 
-  if (!natter_store_add_message (self->store, message, &duplicate, &error))
-    {
-      g_warning ("send: %s", error->message);
-      reply_error (req, NATTER_CHAT_ERROR_INTERNAL, "cannot store the message");
-      return;
-    }
-
-  ok = natter_chat_ack_ok_new ();
-  json_object_set_int_member (ok, "seq", message->seq);
-  json_object_set_int_member (ok, "ts", message->ts);
-  json_object_set_string_member (ok, "cid", message->cid);
-  reply_ok (req, ok);
-
-  if (duplicate)
-    return;
-
-  event = natter_chat_message_to_json (message);
-  self->metrics->messages_delivered_total +=
-    publish_to_room (self, message->room, "message", event, NULL);
+  queue_send (self, req, g_steal_pointer (&message));
 }
 
 static gboolean

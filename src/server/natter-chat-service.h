@@ -29,6 +29,10 @@ void               natter_chat_service_attach     (NatterChatService        *sel
 void               natter_chat_service_set_uploads (NatterChatService     *self,
                                                     NatterUploads         *uploads);
 
+/* Commits the sends waiting for their group commit now, and answers them
+ * (before a shutdown closes the connections). */
+void               natter_chat_service_flush      (NatterChatService        *self);
+
 /* Sends DISCONNECT to every socket signed in with @token_hash and closes it. */
 void               natter_chat_service_drop_token (NatterChatService        *self,
                                                    const char               *token_hash);

@@ -27,6 +27,7 @@ natter_server_config_new (void)
   config->max_file_bytes = G_GUINT64_CONSTANT (1) << 30;
   config->user_quota_bytes = G_GUINT64_CONSTANT (10) << 30;
   config->upload_expiry_s = 24 * 60 * 60;
+  config->store_synchronous_full = TRUE;
 
   return config;
 }
@@ -200,6 +201,23 @@ natter_server_config_load_key_file (NatterServerConfig  *config,
   READ_UINT ("limits", "max-file-bytes", max_file_bytes, G_MAXINT64);
   READ_UINT ("limits", "user-quota-bytes", user_quota_bytes, G_MAXINT64);
   READ_UINT ("limits", "upload-expiry-s", upload_expiry_s, G_MAXINT);
+
+  if (g_key_file_has_key (kf, "store", "synchronous", NULL))
+    {
+      g_autofree char *mode = g_key_file_get_string (kf, "store", "synchronous", NULL);
+
+      if (g_strcmp0 (mode, "full") == 0)
+        config->store_synchronous_full = TRUE;
+      else if (g_strcmp0 (mode, "normal") == 0)
+        config->store_synchronous_full = FALSE;
+      else
+        {
+          g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                       "store.synchronous: \"%s\" is neither full nor normal",
+                       mode != NULL ? mode : "");
+          return FALSE;
+        }
+    }
 
   return TRUE;
 }

@@ -42,6 +42,10 @@ typedef struct
   guint64  user_quota_bytes;            /* 10 GiB of uploads per user; 0: no limit */
   guint    upload_expiry_s;             /* 86400: unfinished uploads older go; 0: never */
 
+  /* Storage ([store]) */
+  gboolean store_synchronous_full;      /* TRUE: synchronous=full (an ok ack survives
+                                         * a power cut); FALSE: normal */
+
   gboolean conformance;                 /* upstream protocol test-suite mode */
   gboolean fast_password_hashing;       /* tests only: argon2id MIN limits */
 } NatterServerConfig;
@@ -58,8 +62,8 @@ void                natter_server_config_free          (NatterServerConfig      
 void                natter_server_config_set_conformance (NatterServerConfig     *config,
                                                           gboolean                conformance);
 
-/* Reads the [server] and [limits] groups of a key file; keys absent from
- * the file keep their current values. */
+/* Reads the [server], [limits] and [store] groups of a key file; keys
+ * absent from the file keep their current values. */
 gboolean            natter_server_config_load_key_file (NatterServerConfig       *config,
                                                         const char               *path,
                                                         GError                  **error);

@@ -11,6 +11,7 @@ G_BEGIN_DECLS
 typedef struct
 {
   guint64 messages_delivered_total;  /* message events sent to connections */
+  guint64 send_batches_total;        /* store transactions of sends (group commits) */
   guint64 bytes_in_total;            /* WebSocket payload bytes received */
   guint64 bytes_out_total;           /* WebSocket payload bytes sent */
   guint64 connections_refused_total; /* over a connection cap */

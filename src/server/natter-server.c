@@ -664,6 +664,9 @@ metrics_handler (SoupServer        *soup,
                  self->store != NULL ? natter_store_count_messages (self->store) : 0);
   append_metric (out, "natter_messages_delivered_total", "counter",
                  "Message events handed to connections.", self->metrics.messages_delivered_total);
+  append_metric (out, "natter_send_batches_total", "counter",
+                 "Store transactions of sent messages (sends that arrive together share one).",
+                 self->metrics.send_batches_total);
   append_metric (out, "natter_bytes_in_total", "counter", "WebSocket payload bytes received.",
                  self->metrics.bytes_in_total);
   append_metric (out, "natter_bytes_out_total", "counter", "WebSocket payload bytes sent.",
@@ -767,7 +770,7 @@ natter_server_start (NatterServer  *self,
 
   data_dir = natter_server_config_dup_data_dir (self->config);
   db_path = g_build_filename (data_dir, "natter.db", NULL);
-  self->store = natter_sqlite_store_new (db_path);
+  self->store = natter_sqlite_store_new_full (db_path, self->config->store_synchronous_full);
   if (!natter_store_open (self->store, error))
     {
       g_prefix_error (error, "%s: ", db_path);
@@ -854,6 +857,8 @@ natter_server_stop (NatterServer *self)
   self->running = FALSE;
 
   natter_http_api_shutdown (self->api);
+  /* Sends waiting for their group commit are stored and acked first. */
+  natter_chat_service_flush (self->chat);
 
   /* Stop accepting, drop plain HTTP connections … */
   soup_server_disconnect (self->soup);

@@ -17,6 +17,7 @@ struct _NatterSqliteStore
   sqlite3    *db;
   GHashTable *statements; /* SQL → sqlite3_stmt, while open */
   guint64     n_messages;
+  gboolean    synchronous_full;
 };
 
 static void natter_sqlite_store_iface_init (NatterStoreInterface *iface);
@@ -217,10 +218,14 @@ natter_sqlite_store_open (NatterStore  *store,
   self->statements = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                             (GDestroyNotify) sqlite3_finalize);
 
+  /* WAL with synchronous=FULL syncs the WAL at every commit, so an ok
+   * ack survives a power cut; NORMAL syncs only at checkpoints and may
+   * lose the last commits then (never corrupt the database). */
   if (!exec (self,
-             "PRAGMA journal_mode=WAL;"
-             "PRAGMA synchronous=NORMAL;"
-             "PRAGMA foreign_keys=ON;", error) ||
+             self->synchronous_full
+             ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+             : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+             error) ||
       !migrate (self, error))
     {
       g_clear_pointer (&self->statements, g_hash_table_unref);
@@ -538,72 +543,77 @@ message_from_row (sqlite3_stmt *stmt)
 
 #define MESSAGE_COLUMNS "room, seq, ts, sender, cid, text, file_json"
 
-static gboolean
-natter_sqlite_store_add_message (NatterStore        *store,
-                                 NatterChatMessage  *message,
-                                 gboolean           *duplicate,
-                                 GError            **error)
+static char *
+file_to_json (const NatterChatFile *file)
 {
-  NatterSqliteStore *self = NATTER_SQLITE_STORE (store);
+  g_autoptr(JsonNode) node = NULL;
+
+  if (file == NULL)
+    return NULL;
+  node = json_node_new (JSON_NODE_OBJECT);
+  json_node_take_object (node, natter_chat_file_to_json (file));
+  return json_to_string (node, FALSE);
+}
+
+/* One message inside the caller's transaction: the dedupe check, the
+ * room's next seq and the insert, so seqs stay gap-free and (from, cid)
+ * unique. Rows inserted earlier in the same transaction are visible to
+ * the check, so a cid repeated within one batch is a duplicate too.
+ * FALSE (with @error) means the transaction must be rolled back. */
+static gboolean
+insert_one (NatterSqliteStore     *self,
+            NatterChatMessage     *message,
+            NatterStoreAddResult  *result,
+            GError               **error)
+{
   g_autoptr(NatterStmt) find = NULL;
   g_autoptr(NatterStmt) bump = NULL;
   g_autoptr(NatterStmt) insert = NULL;
-  g_autofree char *file_json = NULL;
-  gint64 seq;
-
-  *duplicate = FALSE;
-
-  if (message->file != NULL)
-    {
-      g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
-
-      json_node_take_object (node, natter_chat_file_to_json (message->file));
-      file_json = json_to_string (node, FALSE);
-    }
-
-  /* One transaction: the dedupe check, the room's next seq and the insert
-   * happen as one, so seqs stay gap-free and (from, cid) unique. */
-  if (!exec (self, "BEGIN IMMEDIATE;", error))
-    return FALSE;
+  g_autofree char *file_json = file_to_json (message->file);
+  int rc;
 
   find = prepare (self, "SELECT " MESSAGE_COLUMNS " FROM messages WHERE sender = ? AND cid = ?;");
   if (find == NULL)
-    goto failed;
+    return set_sqlite_error (self, error, "add message");
   bind_text (find, 1, message->from);
   bind_text (find, 2, message->cid);
-  if (sqlite3_step (find) == SQLITE_ROW)
+  rc = sqlite3_step (find);
+  if (rc == SQLITE_ROW)
     {
       g_autoptr(NatterChatMessage) old = message_from_row (find);
 
-      exec (self, "COMMIT;", NULL);
       g_free (message->room);
       message->room = g_strdup (old->room);
       message->seq = old->seq;
       message->ts = old->ts;
       g_free (message->text);
       message->text = g_strdup (old->text);
-      *duplicate = TRUE;
+      *result = NATTER_STORE_DUPLICATE;
       return TRUE;
     }
+  if (rc != SQLITE_DONE)
+    return set_sqlite_error (self, error, "add message");
 
   bump = prepare (self, "UPDATE rooms SET last_seq = last_seq + 1 WHERE name = ? RETURNING last_seq;");
   if (bump == NULL)
-    goto failed;
+    return set_sqlite_error (self, error, "add message");
   bind_text (bump, 1, message->room);
-  if (sqlite3_step (bump) != SQLITE_ROW)
+  rc = sqlite3_step (bump);
+  if (rc == SQLITE_DONE)
     {
-      exec (self, "ROLLBACK;", NULL);
-      g_set_error (error, NATTER_STORE_ERROR, NATTER_STORE_ERROR_NOT_FOUND,
-                   "no room %s", message->room);
-      return FALSE;
+      *result = NATTER_STORE_NO_ROOM;
+      return TRUE;
     }
-  seq = sqlite3_column_int64 (bump, 0);
-  sqlite3_reset (bump);
+  if (rc != SQLITE_ROW)
+    return set_sqlite_error (self, error, "add message");
+  message->seq = sqlite3_column_int64 (bump, 0);
+  /* RETURNING finishes its write only when the statement is run to the end. */
+  if (sqlite3_step (bump) != SQLITE_DONE)
+    return set_sqlite_error (self, error, "add message");
 
   insert = prepare (self, "INSERT INTO messages (" MESSAGE_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?);");
   if (insert == NULL)
-    goto failed;
-  message->seq = seq;
+    return set_sqlite_error (self, error, "add message");
   message->ts = now_ms ();
   bind_text (insert, 1, message->room);
   sqlite3_bind_int64 (insert, 2, message->seq);
@@ -613,21 +623,73 @@ natter_sqlite_store_add_message (NatterStore        *store,
   bind_text (insert, 6, message->text);
   bind_text (insert, 7, file_json);
   if (sqlite3_step (insert) != SQLITE_DONE)
-    goto failed;
+    return set_sqlite_error (self, error, "add message");
+
+  *result = NATTER_STORE_ADDED;
+  return TRUE;
+}
+
+static gboolean
+natter_sqlite_store_add_messages (NatterStore           *store,
+                                  NatterChatMessage    **messages,
+                                  guint                  n,
+                                  NatterStoreAddResult  *results,
+                                  GError               **error)
+{
+  NatterSqliteStore *self = NATTER_SQLITE_STORE (store);
+  guint i, added = 0;
+
+  if (n == 0)
+    return TRUE;
+
+  /* The whole batch is one transaction: one commit, and with
+   * synchronous=FULL one fsync, however many messages it holds; and if
+   * anything fails (a full disk fails at COMMIT), none of them is stored. */
+  if (!exec (self, "BEGIN IMMEDIATE;", error))
+    return FALSE;
+
+  for (i = 0; i < n; i++)
+    {
+      if (!insert_one (self, messages[i], &results[i], error))
+        {
+          exec (self, "ROLLBACK;", NULL);
+          return FALSE;
+        }
+      if (results[i] == NATTER_STORE_ADDED)
+        added++;
+    }
 
   if (!exec (self, "COMMIT;", error))
     {
+      /* SQLite may have rolled back already; then this fails, harmlessly. */
       exec (self, "ROLLBACK;", NULL);
       return FALSE;
     }
 
-  self->n_messages++;
+  self->n_messages += added;
   return TRUE;
+}
 
-failed:
-  set_sqlite_error (self, error, "add message");
-  exec (self, "ROLLBACK;", NULL);
-  return FALSE;
+static gboolean
+natter_sqlite_store_add_message (NatterStore        *store,
+                                 NatterChatMessage  *message,
+                                 gboolean           *duplicate,
+                                 GError            **error)
+{
+  NatterStoreAddResult result = NATTER_STORE_ADDED;
+
+  *duplicate = FALSE;
+  if (!natter_sqlite_store_add_messages (store, &message, 1, &result, error))
+    return FALSE;
+
+  if (result == NATTER_STORE_NO_ROOM)
+    {
+      g_set_error (error, NATTER_STORE_ERROR, NATTER_STORE_ERROR_NOT_FOUND,
+                   "no room %s", message->room);
+      return FALSE;
+    }
+  *duplicate = result == NATTER_STORE_DUPLICATE;
+  return TRUE;
 }
 
 static GPtrArray *
@@ -713,6 +775,7 @@ natter_sqlite_store_iface_init (NatterStoreInterface *iface)
   iface->list_members = natter_sqlite_store_list_members;
   iface->list_peers = natter_sqlite_store_list_peers;
   iface->add_message = natter_sqlite_store_add_message;
+  iface->add_messages = natter_sqlite_store_add_messages;
   iface->get_history = natter_sqlite_store_get_history;
   iface->count_messages = natter_sqlite_store_count_messages;
 }
@@ -740,7 +803,8 @@ natter_sqlite_store_init (NatterSqliteStore *self)
 }
 
 NatterStore *
-natter_sqlite_store_new (const char *path)
+natter_sqlite_store_new_full (const char *path,
+                              gboolean    synchronous_full)
 {
   NatterSqliteStore *self;
 
@@ -748,5 +812,12 @@ natter_sqlite_store_new (const char *path)
 
   self = g_object_new (NATTER_TYPE_SQLITE_STORE, NULL);
   self->path = g_strdup (path);
+  self->synchronous_full = !!synchronous_full;
   return NATTER_STORE (self);
+}
+
+NatterStore *
+natter_sqlite_store_new (const char *path)
+{
+  return natter_sqlite_store_new_full (path, TRUE);
 }

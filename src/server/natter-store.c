@@ -13,7 +13,7 @@ void
 natter_store_room_free (NatterStoreRoom *room)
 {
   if (room == NULL)
-                 return;
+    return;
   g_free (room->name);
   g_free (room->topic);
   g_free (room);
@@ -172,6 +172,19 @@ natter_store_add_message (NatterStore       *self,
   g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
 
   return NATTER_STORE_GET_IFACE (self)->add_message (self, message, duplicate, error);
+}
+
+gboolean
+natter_store_add_messages (NatterStore           *self,
+                           NatterChatMessage    **messages,
+                           guint                  n,
+                           NatterStoreAddResult  *results,
+                           GError               **error)
+{
+  g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
+  g_return_val_if_fail (n == 0 || (messages != NULL && results != NULL), FALSE);
+
+  return NATTER_STORE_GET_IFACE (self)->add_messages (self, messages, n, results, error);
 }
 
 GPtrArray *

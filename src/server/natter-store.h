@@ -4,8 +4,9 @@
  * (natter-sqlite-store.c) without touching the callers.
  *
  * Calls are synchronous and meant to be small (one row or one page); the
- * SQLite store runs them on the main loop in WAL mode with
- * synchronous=NORMAL, where a single-row write costs tens of microseconds. */
+ * SQLite store runs them on the main loop in WAL mode. Messages are stored
+ * in batches (add_messages): one transaction, so one commit (and with
+ * synchronous=FULL one fsync) for every send that arrived together. */
 #pragma once
 
 #include <glib-object.h>
@@ -24,6 +25,14 @@ typedef enum
 } NatterStoreError;
 
 GQuark natter_store_error_quark (void);
+
+/* What became of one message of a batch (add_messages). */
+typedef enum
+{
+  NATTER_STORE_ADDED,        /* stored: seq and ts are new */
+  NATTER_STORE_DUPLICATE,    /* (from, cid) was stored before: the first seq and ts */
+  NATTER_STORE_NO_ROOM,      /* the room does not exist: nothing stored for it */
+} NatterStoreAddResult;
 
 typedef struct
 {
@@ -78,6 +87,13 @@ struct _NatterStoreInterface
    * sets *duplicate. */
   gboolean          (*add_message)    (NatterStore *self, NatterChatMessage *message,
                                        gboolean *duplicate, GError **error);
+  /* Stores @n messages in one transaction, in order, as add_message would
+   * one by one (a repeated (from, cid) also within the batch answers the
+   * first one's seq and ts); results[i] says what became of messages[i].
+   * FALSE: nothing of the batch is stored and results are meaningless. */
+  gboolean          (*add_messages)   (NatterStore *self, NatterChatMessage **messages,
+                                       guint n, NatterStoreAddResult *results,
+                                       GError **error);
   /* Messages with before > seq > after, the newest @limit of them when only
    * @before (or nothing) is given, the oldest @limit after @after; always in
    * ascending seq order. *more tells whether the range holds more. */
@@ -131,6 +147,11 @@ GPtrArray        *natter_store_list_peers        (NatterStore        *self,
 gboolean          natter_store_add_message       (NatterStore        *self,
                                                   NatterChatMessage  *message,
                                                   gboolean           *duplicate,
+                                                  GError            **error);
+gboolean          natter_store_add_messages      (NatterStore        *self,
+                                                  NatterChatMessage **messages,
+                                                  guint               n,
+                                                  NatterStoreAddResult *results,
                                                   GError            **error);
 GPtrArray        *natter_store_get_history       (NatterStore        *self,
                                                   const char         *room,

@@ -1,5 +1,8 @@
 /* test-chat.c: the chat events of DESIGN.md end to end: raw Socket.IO
  * clients against an in-process NatterServer on loopback. */
+#include <signal.h>
+#include <sys/resource.h>
+
 #include "natter-protocol.h"
 #include "natter-test-client.h"
 #include "natter-test-server.h"
@@ -265,6 +268,203 @@ test_dedupe (Fixture       *f,
   bob_same = send_text (bob, "general", "same-cid", "bob's own");
   assert_ok (bob_same);
   g_assert_cmpint (json_object_get_int_member (bob_same, "seq"), ==, json_object_get_int_member (other, "seq") + 1);
+}
+
+/* ---- group commit --------------------------------------------------------------- */
+
+static guint64
+read_metric (Fixture    *f,
+             const char *name)
+{
+  g_autofree char *text = NULL;
+  g_autofree char *needle = g_strdup_printf ("\n%s ", name);
+  const char *line;
+  guint status = 0;
+
+  text = natter_test_http_get_text (f->ts->url, "/metrics", &status);
+  g_assert_cmpuint (status, ==, 200);
+  line = strstr (text, needle);
+  g_assert_nonnull (line);
+  return g_ascii_strtoull (line + strlen (needle), NULL, 10);
+}
+
+/* Writes the send events of @cids (ack ids 901, 902, …) back to back,
+ * without waiting in between: the server reads them in one go, so they
+ * share one group commit. */
+static void
+emit_sends (NatterTestClient  *client,
+            const char        *room,
+            const char *const *cids)
+{
+  guint i;
+
+  for (i = 0; cids[i] != NULL; i++)
+    {
+      g_autofree char *frame = g_strdup_printf ("42%u[\"send\",{\"room\":\"%s\",\"cid\":\"%s\","
+                                                "\"text\":\"text %u\"}]", 901 + i, room, cids[i], i);
+
+      natter_test_client_send_text (client, frame);
+    }
+}
+
+/* The ack of ack id @id, parsed (the frames are "43<id>[{…}]"). */
+static JsonObject *
+wait_raw_ack (NatterTestClient *client,
+              guint             id)
+{
+  g_autofree char *prefix = g_strdup_printf ("43%u[", id);
+  g_autoptr(JsonNode) node = NULL;
+  int index = natter_test_client_wait_frame (client, prefix, 0);
+  const char *frame;
+
+  g_assert_cmpint (index, >=, 0);
+  frame = g_ptr_array_index (natter_test_client_get_frames (client), index);
+  node = json_from_string (frame + strlen (prefix) - 1, NULL);
+  g_assert_nonnull (node);
+  return json_object_ref (json_array_get_object_element (json_node_get_array (node), 0));
+}
+
+static void
+test_batch_dedupe (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(NatterTestClient) alice = connect_user (f, "alice", NULL);
+  g_autoptr(NatterTestClient) bob = connect_user (f, "bob", NULL);
+  const char *cids[] = { "b-1", "b-2", "b-1", "b-3", "b-2", NULL };
+  g_autoptr(JsonObject) history = NULL;
+  JsonObject *acks[5];
+  guint64 batches;
+  guint i;
+
+  batches = read_metric (f, "natter_send_batches_total");
+  emit_sends (alice, "general", cids);
+  for (i = 0; i < G_N_ELEMENTS (acks); i++)
+    {
+      acks[i] = wait_raw_ack (alice, 901 + i);
+      assert_ok (acks[i]);
+      g_assert_cmpstr (json_object_get_string_member (acks[i], "cid"), ==, cids[i]);
+    }
+  /* All five in one transaction … */
+  g_assert_cmpuint (read_metric (f, "natter_send_batches_total"), ==, batches + 1);
+
+  /* … and the repeats within it answer the first seq and ts. */
+  g_assert_cmpint (json_object_get_int_member (acks[0], "seq"), ==, 1);
+  g_assert_cmpint (json_object_get_int_member (acks[1], "seq"), ==, 2);
+  g_assert_cmpint (json_object_get_int_member (acks[3], "seq"), ==, 3);
+  g_assert_cmpint (json_object_get_int_member (acks[2], "seq"), ==, 1);
+  g_assert_cmpint (json_object_get_int_member (acks[2], "ts"), ==,
+                   json_object_get_int_member (acks[0], "ts"));
+  g_assert_cmpint (json_object_get_int_member (acks[4], "seq"), ==, 2);
+  g_assert_cmpint (json_object_get_int_member (acks[4], "ts"), ==,
+                   json_object_get_int_member (acks[1], "ts"));
+
+  /* Three broadcasts, in seq order, and three rows. */
+  g_assert_nonnull (natter_test_client_wait_event (bob, "message", 2));
+  for (i = 0; i < 3; i++)
+    g_assert_cmpint (json_object_get_int_member (natter_test_client_get_event (bob, "message", i), "seq"),
+                     ==, i + 1);
+  history = natter_test_client_call_json (bob, "history", "{\"room\":\"general\"}");
+  assert_ok (history);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (history, "messages")), ==, 3);
+  g_assert_cmpuint (natter_test_client_count_events (bob, "message"), ==, 3);
+  g_assert_cmpstr (json_object_get_string_member (natter_test_client_get_event (bob, "message", 0), "text"),
+                   ==, "text 0");
+
+  for (i = 0; i < G_N_ELEMENTS (acks); i++)
+    json_object_unref (acks[i]);
+}
+
+static void
+set_file_size_limit (rlim_t limit)
+{
+  struct rlimit rl;
+
+  g_assert_cmpint (getrlimit (RLIMIT_FSIZE, &rl), ==, 0);
+  rl.rlim_cur = limit;
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &rl), ==, 0);
+}
+
+/* The disk fails while a batch is committed (RLIMIT_FSIZE 0 makes every
+ * file write fail with EFBIG, as ENOSPC would; see tests/reliability's
+ * disk-full test): every send of the batch is answered `internal`, none is
+ * stored or broadcast, and afterwards seq goes on without a gap. Runs in a
+ * child process, since the limit is the whole process's. */
+static void
+test_batch_disk_failure_child (void)
+{
+  Fixture fixture = { NULL, }, *f = &fixture;
+  const char *before[] = { "d-1", "d-2", NULL };
+  const char *during[] = { "d-3", "d-1", "d-4", NULL };
+  g_autoptr(JsonObject) history = NULL;
+  g_autoptr(JsonObject) again = NULL;
+  guint64 batches;
+  guint i;
+
+  signal (SIGXFSZ, SIG_IGN);
+  setup (f, NULL);
+  {
+    g_autoptr(NatterTestClient) alice = connect_user (f, "alice", NULL);
+    g_autoptr(NatterTestClient) bob = connect_user (f, "bob", NULL);
+    guint frames;
+
+    emit_sends (alice, "general", before);
+    for (i = 0; i < 2; i++)
+      {
+        g_autoptr(JsonObject) ack = wait_raw_ack (alice, 901 + i);
+
+        assert_ok (ack);
+      }
+    g_assert_nonnull (natter_test_client_wait_event (bob, "message", 1));
+    batches = read_metric (f, "natter_send_batches_total");
+
+    /* The disk is full now. */
+    frames = natter_test_client_get_frames (alice)->len;
+    for (i = 0; i < 3; i++)
+      g_test_expect_message (NULL, G_LOG_LEVEL_WARNING, "send: general: cid d-* not stored (batch of 3)*");
+    set_file_size_limit (0);
+    emit_sends (alice, "general", during);
+    for (i = 0; i < 3; i++)
+      {
+        g_autofree char *prefix = g_strdup_printf ("43%u[", 901 + i);
+        g_autoptr(JsonNode) node = NULL;
+        int index = natter_test_client_wait_frame (alice, prefix, frames);
+        JsonObject *ack;
+
+        g_assert_cmpint (index, >=, 0);
+        node = json_from_string ((char *) g_ptr_array_index (natter_test_client_get_frames (alice), index)
+                                 + strlen (prefix) - 1, NULL);
+        ack = json_array_get_object_element (json_node_get_array (node), 0);
+        assert_error (ack, "internal");
+      }
+    g_test_assert_expected_messages ();
+    g_assert_cmpuint (read_metric (f, "natter_send_batches_total"), ==, batches + 1);
+
+    /* Space returns: nothing of the failed batch was kept. */
+    set_file_size_limit (RLIM_INFINITY);
+    history = natter_test_client_call_json (bob, "history", "{\"room\":\"general\"}");
+    assert_ok (history);
+    g_assert_cmpuint (json_array_get_length (json_object_get_array_member (history, "messages")), ==, 2);
+    again = send_text (alice, "general", "d-3", "text 0");
+    assert_ok (again);
+    g_assert_cmpint (json_object_get_int_member (again, "seq"), ==, 3);
+    g_assert_nonnull (natter_test_client_wait_event (bob, "message", 2));
+    g_assert_cmpuint (natter_test_client_count_events (bob, "message"), ==, 3);
+    g_assert_cmpstr (json_object_get_string_member (natter_test_client_get_event (bob, "message", 2), "cid"),
+                     ==, "d-3");
+  }
+  teardown (f, NULL);
+}
+
+static void
+test_batch_disk_failure (void)
+{
+  if (g_test_subprocess ())
+    {
+      test_batch_disk_failure_child ();
+      return;
+    }
+  g_test_trap_subprocess (NULL, 60 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
 }
 
 static void
@@ -926,6 +1126,8 @@ main (int   argc,
   ADD ("/server/chat/basic", test_basic);
   ADD ("/server/chat/history", test_history);
   ADD ("/server/chat/dedupe", test_dedupe);
+  ADD ("/server/chat/batch-dedupe", test_batch_dedupe);
+  g_test_add_func ("/server/chat/batch-disk-failure", test_batch_disk_failure);
   ADD ("/server/chat/leave", test_leave);
   ADD ("/server/chat/dm-privacy", test_dm_privacy);
   ADD ("/server/chat/wrong-token", test_wrong_token);
