@@ -111,6 +111,26 @@ void            _natter_session_set_timer       (NatterSession         *self,
                                                  NatterTimerAddFunc     add,
                                                  NatterTimerRemoveFunc  remove,
                                                  gpointer               user_data);
+/* Queues the message of a finished upload under @cid, the upload's own:
+ * if a message with @cid is queued already, returns that one. */
+NatterMessage  *_natter_session_send_file       (NatterSession         *self,
+                                                 NatterRoom            *room,
+                                                 const char            *text,
+                                                 const NatterChatFile  *file,
+                                                 const char            *cid);
+/* The session keeps its unsent uploads alive (natter_session_get_transfers). */
+void            _natter_session_add_transfer    (NatterSession         *self,
+                                                 NatterTransfer        *transfer);
+void            _natter_session_remove_transfer (NatterSession         *self,
+                                                 NatterTransfer        *transfer);
+
+/* NatterTransfer */
+/* Creates and starts a transfer for every upload the cache holds (a run
+ * that ended before sending them); called once the cache is open. */
+void            _natter_transfer_restore_uploads (NatterSession        *session);
+/* The session is going: stop moving bytes, keep the upload in the cache. */
+void            _natter_transfer_detach         (NatterTransfer        *self);
+
 /* The session's bearer token, or NULL (natter-transfer.c). */
 const char     *_natter_session_get_token       (NatterSession         *self);
 /* The token to use, bypassing sign-in (tests). */

@@ -54,6 +54,7 @@ struct _NatterSession
   gboolean             rooms_ready;     /* re-joins done since the last connect */
   guint                joins_outstanding;
   guint                flush_retry_id;
+  GListStore          *transfers;       /* NatterTransfer: uploads not sent yet */
 
   GNetworkMonitor     *monitor;
   GDBusConnection     *system_bus;
@@ -1531,7 +1532,8 @@ static NatterMessage *
 queue_message (NatterSession        *self,
                NatterRoom           *room,
                const char           *text,
-               const NatterChatFile *file)
+               const NatterChatFile *file,
+               const char           *cid)
 {
   g_autoptr(NatterChatMessage) chat = natter_chat_message_new ();
   g_autoptr(GError) error = NULL;
@@ -1542,7 +1544,7 @@ queue_message (NatterSession        *self,
 
   chat->room = g_strdup (natter_room_get_name (room));
   chat->from = g_strdup (self->user);
-  chat->cid = g_uuid_string_random ();
+  chat->cid = cid != NULL ? g_strdup (cid) : g_uuid_string_random ();
   chat->text = g_strdup (text);
   chat->ts = g_get_real_time () / 1000;
   chat->file = file != NULL ? natter_chat_file_copy (file) : NULL;
@@ -1580,7 +1582,7 @@ _natter_session_send_text (NatterSession *self,
                            NatterRoom    *room,
                            const char    *text)
 {
-  return queue_message (self, room, text, NULL);
+  return queue_message (self, room, text, NULL, NULL);
 }
 
 /* ---- files (issue 5; NatterTransfer uploads, the outbox sends) ------------- */
@@ -1600,7 +1602,56 @@ natter_session_send_file_message (NatterSession *self,
   g_return_val_if_fail (NATTER_IS_ROOM (room), NULL);
   g_return_val_if_fail (file_id != NULL && file_name != NULL && file_mime != NULL, NULL);
 
-  return queue_message (self, room, text != NULL ? text : "", &file);
+  return queue_message (self, room, text != NULL ? text : "", &file, NULL);
+}
+
+NatterMessage *
+_natter_session_send_file (NatterSession        *self,
+                           NatterRoom           *room,
+                           const char           *text,
+                           const NatterChatFile *file,
+                           const char           *cid)
+{
+  NatterMessage *queued;
+
+  g_return_val_if_fail (NATTER_IS_SESSION (self), NULL);
+  g_return_val_if_fail (cid != NULL, NULL);
+
+  /* An upload resumed after a restart may have queued its message before
+   * the restart: that one goes out, not a second. */
+  queued = self->outbox_by_cid != NULL ? g_hash_table_lookup (self->outbox_by_cid, cid) : NULL;
+  if (queued != NULL)
+    return queued;
+  return queue_message (self, room, text != NULL ? text : "", file, cid);
+}
+
+GListModel *
+natter_session_get_transfers (NatterSession *self)
+{
+  g_return_val_if_fail (NATTER_IS_SESSION (self), NULL);
+  return G_LIST_MODEL (self->transfers);
+}
+
+void
+_natter_session_add_transfer (NatterSession  *self,
+                              NatterTransfer *transfer)
+{
+  guint position;
+
+  g_return_if_fail (NATTER_IS_SESSION (self));
+  if (self->transfers != NULL && !g_list_store_find (self->transfers, transfer, &position))
+    g_list_store_append (self->transfers, transfer);
+}
+
+void
+_natter_session_remove_transfer (NatterSession  *self,
+                                 NatterTransfer *transfer)
+{
+  guint position;
+
+  g_return_if_fail (NATTER_IS_SESSION (self));
+  if (self->transfers != NULL && g_list_store_find (self->transfers, transfer, &position))
+    g_list_store_remove (self->transfers, position);
 }
 
 const char *
@@ -2282,6 +2333,9 @@ natter_session_start (NatterSession  *self,
         return FALSE;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CACHE_PATH]);
       load_cache (self);
+      /* After the outbox: an upload whose message is queued already is
+       * not sent twice. They wait for the session to be online. */
+      _natter_transfer_restore_uploads (self);
     }
 
   if (self->started)
@@ -2342,6 +2396,17 @@ natter_session_dispose (GObject *object)
   g_clear_handle_id (&self->flush_retry_id, g_source_remove);
   drop_socket (self);
   g_cancellable_cancel (self->cancellable);
+  /* Uploads stop here and stay in the cache: the next session resumes them. */
+  if (self->transfers != NULL)
+    {
+      while (g_list_model_get_n_items (G_LIST_MODEL (self->transfers)) > 0)
+        {
+          g_autoptr(NatterTransfer) transfer = g_list_model_get_item (G_LIST_MODEL (self->transfers), 0);
+
+          g_list_store_remove (self->transfers, 0);
+          _natter_transfer_detach (transfer);
+        }
+    }
   if (self->system_bus != NULL && self->sleep_subscription != 0)
     g_dbus_connection_signal_unsubscribe (self->system_bus, self->sleep_subscription);
   self->sleep_subscription = 0;
@@ -2364,6 +2429,7 @@ natter_session_finalize (GObject *object)
   NatterSession *self = NATTER_SESSION (object);
 
   g_clear_object (&self->rooms);
+  g_clear_object (&self->transfers);
   g_clear_object (&self->cancellable);
   g_clear_pointer (&self->cache, natter_cache_free);
   natter_backoff_clear (&self->backoff);
@@ -2485,6 +2551,7 @@ natter_session_init (NatterSession *self)
   self->soup = soup_session_new ();
   self->cancellable = g_cancellable_new ();
   self->rooms = g_list_store_new (NATTER_TYPE_ROOM);
+  self->transfers = g_list_store_new (NATTER_TYPE_TRANSFER);
   self->rooms_by_name = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->members = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->left = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);

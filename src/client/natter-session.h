@@ -205,6 +205,13 @@ NatterMessage      *natter_session_send_file_message (NatterSession     *self,
                                                       gint64             file_size,
                                                       const char        *file_mime);
 
+/* The uploads this session is sending and has not sent yet
+ * (GListModel of NatterTransfer, transfer none): the ones started in this
+ * run and the ones restored from the cache, which an earlier run left
+ * unfinished (they resume from the server's offset once online). A
+ * transfer leaves the list when its message is queued, or when it fails. */
+GListModel         *natter_session_get_transfers   (NatterSession       *self);
+
 /* Puts a failed message back in the outbox (same cid) and sends it again. */
 void                natter_session_retry_message   (NatterSession       *self,
                                                     NatterMessage       *message);

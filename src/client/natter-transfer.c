@@ -27,7 +27,7 @@ struct _NatterTransfer
 {
   GObject                  parent_instance;
 
-  NatterSession           *session;
+  NatterSession           *session;      /* weak: the session keeps its uploads */
   NatterTransferDirection  direction;
   NatterTransferState      state;
   gboolean                 wanted;       /* started, not paused nor cancelled */
@@ -42,6 +42,8 @@ struct _NatterTransfer
   char                    *mime;
   char                    *file_id;
   char                    *upload_url;
+  char                    *cid;          /* upload: its message's, fixed at the start */
+  gboolean                 persisted;    /* upload: a row in the session's cache */
   NatterMessage           *message;
   GFile                   *thumbnail;
   char                    *error;
@@ -183,6 +185,59 @@ set_bytes (NatterTransfer *self,
 
 static void patch_close (NatterTransfer *self);
 
+/* ---- persistence: an unsent upload is a row in the session's cache, so a
+ * later run resumes it (from the server's offset) and sends its message
+ * under the same cid, which keeps it exactly once. */
+
+static NatterCache *
+session_cache (NatterTransfer *self)
+{
+  return self->session != NULL ? _natter_session_get_cache (self->session) : NULL;
+}
+
+static void
+persist (NatterTransfer *self)
+{
+  NatterCache *cache = session_cache (self);
+  g_autofree char *path = NULL;
+  g_autoptr(GError) error = NULL;
+  NatterCacheUpload row = { 0, };
+
+  if (self->direction != NATTER_TRANSFER_DIRECTION_UPLOAD || cache == NULL ||
+      (path = g_file_get_path (self->file)) == NULL)
+    return;   /* not a local file: it uploads, but does not outlive the run */
+
+  row.cid = self->cid;
+  row.room = (char *) natter_room_get_name (self->room);
+  row.path = path;
+  row.name = self->file_name;
+  row.mime = self->mime;
+  row.text = self->text;
+  row.url = self->upload_url;
+  row.size = self->total;
+  row.created = g_get_real_time () / 1000;
+  row.paused = self->state == NATTER_TRANSFER_STATE_PAUSED;
+  if (natter_cache_put_upload (cache, &row, &error))
+    self->persisted = TRUE;
+  else
+    g_debug ("transfer %s: not kept for a restart: %s", self->file_name, error->message);
+}
+
+/* The upload is over (its message queued, or failed for good). */
+static void
+forget (NatterTransfer *self)
+{
+  NatterCache *cache = session_cache (self);
+
+  if (self->direction != NATTER_TRANSFER_DIRECTION_UPLOAD)
+    return;
+  if (self->persisted && cache != NULL)
+    natter_cache_remove_upload (cache, self->cid);
+  self->persisted = FALSE;
+  if (self->session != NULL)
+    _natter_session_remove_transfer (self->session, self);
+}
+
 static void
 stop_attempt (NatterTransfer *self)
 {
@@ -201,10 +256,13 @@ static void
 fail (NatterTransfer *self,
       const char     *reason)
 {
+  g_autoptr(NatterTransfer) keep = g_object_ref (self);   /* the session may hold the last ref */
+
   stop_attempt (self);
   self->wanted = FALSE;
   set_error (self, reason);
   set_state (self, NATTER_TRANSFER_STATE_FAILED);
+  forget (self);
 }
 
 static gboolean
@@ -258,6 +316,7 @@ new_request (NatterTransfer *self,
   g_autofree char *url = NULL;
   SoupMessage *msg;
 
+  g_assert (self->session != NULL);   /* attempt() checks */
   if (g_str_has_prefix (url_or_path, "/"))
     url = g_strconcat (natter_session_get_server (self->session), url_or_path, NULL);
   else
@@ -367,15 +426,19 @@ static void upload_head (NatterTransfer *self);
 static void
 upload_finished (NatterTransfer *self)
 {
+  g_autoptr(NatterTransfer) keep = g_object_ref (self);   /* the session may hold the last ref */
+  NatterChatFile file = { self->file_id, self->file_name, self->total, self->mime };
+
   stop_attempt (self);
   set_bytes (self, self->total);
 
   /* Through the outbox, like text: stored before it is sent, resent after
-   * a reconnect, dropped only on an ok ack — so exactly once. */
-  self->message = g_object_ref (natter_session_send_file_message (self->session, self->room,
-                                                                  self->text, self->file_id,
-                                                                  self->file_name, self->total,
-                                                                  self->mime));
+   * a reconnect, dropped only on an ok ack — so exactly once. The cid is
+   * the upload's: if a restart came between the outbox and forget(), the
+   * message is found queued, and the server knows the cid if it was sent. */
+  self->message = g_object_ref (_natter_session_send_file (self->session, self->room, self->text,
+                                                           &file, self->cid));
+  forget (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MESSAGE]);
   set_error (self, NULL);
   self->wanted = FALSE;
@@ -758,6 +821,8 @@ upload_head_cb (GObject      *source,
       g_clear_pointer (&self->upload_url, g_free);
       g_clear_pointer (&self->file_id, g_free);
       self->resumed_at = 0;
+      if (self->persisted)
+        persist (self);
       attempt (self);
       return;
     }
@@ -816,6 +881,8 @@ upload_created_cb (GObject      *source,
       fail (self, _("The server answered something unexpected"));
       return;
     }
+  if (self->persisted)
+    persist (self);   /* the url: a restart resumes this upload, not a new one */
 
   if (soup_message_headers_get_one (headers, "Natter-File-Id") != NULL)
     upload_finished (self);   /* an empty file is complete at creation */
@@ -1164,6 +1231,13 @@ attempt (NatterTransfer *self)
 
   stop_attempt (self);
 
+  /* The session went (detached): nothing to send with. */
+  if (self->session == NULL)
+    {
+      set_state (self, NATTER_TRANSFER_STATE_QUEUED);
+      return;
+    }
+
   /* An upload waits for the session: started offline, it goes out on
    * reconnect. A download needs only HTTP and the token. */
   if (self->direction == NATTER_TRANSFER_DIRECTION_UPLOAD &&
@@ -1242,6 +1316,14 @@ natter_transfer_start (NatterTransfer *self)
 
   self->wanted = TRUE;
   self->retry_delay_ms = 0;
+  if (self->direction == NATTER_TRANSFER_DIRECTION_UPLOAD && self->session != NULL)
+    {
+      if (self->cid == NULL)
+        self->cid = g_uuid_string_random ();
+      if (!self->persisted)
+        persist (self);
+      _natter_session_add_transfer (self->session, self);
+    }
   attempt (self);
 }
 
@@ -1255,6 +1337,8 @@ natter_transfer_pause (NatterTransfer *self)
   self->wanted = FALSE;
   stop_attempt (self);
   set_state (self, NATTER_TRANSFER_STATE_PAUSED);
+  if (self->persisted)
+    persist (self);   /* a restart keeps it paused */
 }
 
 void
@@ -1267,6 +1351,8 @@ natter_transfer_resume (NatterTransfer *self)
   self->wanted = TRUE;
   self->retry_delay_ms = 0;
   set_state (self, NATTER_TRANSFER_STATE_QUEUED);
+  if (self->persisted)
+    persist (self);
   attempt (self);
 }
 
@@ -1282,6 +1368,82 @@ natter_transfer_cancel (NatterTransfer *self)
     g_file_delete (self->part, NULL, NULL);
 }
 
+void
+_natter_transfer_detach (NatterTransfer *self)
+{
+  g_return_if_fail (NATTER_IS_TRANSFER (self));
+
+  /* Its cache row stays as it is: the next session resumes it. */
+  if (self->wanted)
+    {
+      self->wanted = FALSE;
+      stop_attempt (self);
+      set_state (self, NATTER_TRANSFER_STATE_PAUSED);
+    }
+  if (self->session != NULL)
+    {
+      g_clear_signal_handler (&self->state_id, self->session);
+      g_object_remove_weak_pointer (G_OBJECT (self->session), (gpointer *) &self->session);
+      self->session = NULL;
+    }
+}
+
+static NatterTransfer *transfer_new (NatterSession *session, NatterTransferDirection direction);
+
+void
+_natter_transfer_restore_uploads (NatterSession *session)
+{
+  NatterCache *cache = _natter_session_get_cache (session);
+  g_autoptr(GPtrArray) rows = NULL;
+
+  g_return_if_fail (NATTER_IS_SESSION (session));
+
+  if (cache == NULL)
+    return;
+  rows = natter_cache_list_uploads (cache);
+  for (guint i = 0; i < rows->len; i++)
+    {
+      NatterCacheUpload *row = g_ptr_array_index (rows, i);
+      NatterRoom *room = natter_session_lookup_room (session, row->room);
+      g_autoptr(GFile) file = g_file_new_for_path (row->path);
+      g_autoptr(GFileInfo) info = g_file_query_info (file, G_FILE_ATTRIBUTE_STANDARD_SIZE,
+                                                     G_FILE_QUERY_INFO_NONE, NULL, NULL);
+      g_autoptr(NatterTransfer) self = NULL;
+      const char *slash;
+
+      /* What cannot be sent as it was chosen is not sent at all. */
+      if (room == NULL || info == NULL || g_file_info_get_size (info) != row->size)
+        {
+          g_debug ("upload of %s to %s not resumed: %s", row->path, row->room,
+                   room == NULL ? "not a member of the room" :
+                   info == NULL ? "the file is gone" : "the file changed");
+          natter_cache_remove_upload (cache, row->cid);
+          continue;
+        }
+
+      self = transfer_new (session, NATTER_TRANSFER_DIRECTION_UPLOAD);
+      self->room = g_object_ref (room);
+      self->file = g_steal_pointer (&file);
+      self->text = g_strdup (row->text);
+      self->file_name = g_strdup (row->name);
+      self->mime = g_strdup (row->mime);
+      self->total = row->size;
+      self->cid = g_strdup (row->cid);
+      self->upload_url = g_strdup (row->url);
+      if (row->url != NULL && (slash = strrchr (row->url, '/')) != NULL && slash[1] != '\0')
+        self->file_id = g_strdup (slash + 1);
+      self->persisted = TRUE;
+
+      if (row->paused)
+        {
+          set_state (self, NATTER_TRANSFER_STATE_PAUSED);
+          _natter_session_add_transfer (session, self);
+        }
+      else
+        natter_transfer_start (self);   /* waits for the session to be online */
+    }
+}
+
 /* ---- construction ------------------------------------------------------------------- */
 
 static void
@@ -1290,8 +1452,12 @@ natter_transfer_dispose (GObject *object)
   NatterTransfer *self = NATTER_TRANSFER (object);
 
   stop_attempt (self);
-  g_clear_signal_handler (&self->state_id, self->session);
-  g_clear_object (&self->session);
+  if (self->session != NULL)
+    {
+      g_clear_signal_handler (&self->state_id, self->session);
+      g_object_remove_weak_pointer (G_OBJECT (self->session), (gpointer *) &self->session);
+      self->session = NULL;
+    }
   g_clear_object (&self->room);
   g_clear_object (&self->message);
   g_clear_object (&self->soup);
@@ -1312,6 +1478,7 @@ natter_transfer_finalize (GObject *object)
   g_free (self->mime);
   g_free (self->file_id);
   g_free (self->upload_url);
+  g_free (self->cid);
   g_free (self->request_head);
   g_free (self->error);
   g_free (self->buffer);
@@ -1386,7 +1553,8 @@ transfer_new (NatterSession           *session,
 {
   NatterTransfer *self = g_object_new (NATTER_TYPE_TRANSFER, NULL);
 
-  self->session = g_object_ref (session);
+  self->session = session;
+  g_object_add_weak_pointer (G_OBJECT (session), (gpointer *) &self->session);
   self->direction = direction;
   self->state_id = g_signal_connect (session, "notify::state", G_CALLBACK (session_state_cb), self);
   return self;

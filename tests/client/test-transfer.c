@@ -274,6 +274,94 @@ test_resume_after_restart (Fixture       *f,
   natter_session_stop (bob);
 }
 
+/* The client goes away mid-upload (its session freed, as when the app
+ * quits): a new session on the same cache finds the upload, resumes it
+ * from the server's offset and sends its message once. A finished
+ * download is not fetched again by the new session either. */
+static void
+test_resume_after_client_restart (Fixture       *f,
+                                  gconstpointer  data)
+{
+  NatterSession *alice = natter_test_session_new (f->ts->url, "alice", f->cache_dir, FALSE);
+  g_autoptr(NatterSession) alice2 = NULL;
+  g_autoptr(NatterSession) bob = natter_test_session_new (f->ts->url, "bob", f->cache_dir, FALSE);
+  g_autoptr(NatterSession) bob2 = NULL;
+  NatterRoom *b_room = natter_test_join (bob, "files");
+  g_autofree char *sha = NULL;
+  g_autoptr(GFile) file = NULL;
+  NatterTransfer *up;
+  g_autoptr(NatterTransfer) restored = NULL;
+  g_autoptr(NatterTransfer) down = NULL;
+  g_autoptr(NatterTransfer) again = NULL;
+  g_autoptr(GPtrArray) rows = NULL;
+  g_autofree char *got_sha = NULL;
+  g_autofree char *file_id = NULL;
+  gint64 total = 64 * MiB + 5, resumed_at;
+
+  natter_test_join (alice, "files");
+  file = make_file (f, "restart.bin", total, &sha);
+  up = natter_transfer_new_upload (alice, natter_session_lookup_room (alice, "files"), file,
+                                   "after the restart");
+  natter_transfer_start (up);
+  g_assert_cmpuint (g_list_model_get_n_items (natter_session_get_transfers (alice)), ==, 1);
+  natter_test_wait_until (natter_transfer_get_bytes (up) >= 8 * MiB, 30000);
+  g_assert_cmpint (natter_transfer_get_state (up), ==, NATTER_TRANSFER_STATE_RUNNING);
+
+  /* The session goes first, then the app's reference: the upload stops
+   * moving bytes and stays in the cache. */
+  natter_session_stop (alice);
+  g_object_add_weak_pointer (G_OBJECT (alice), (gpointer *) &alice);
+  g_object_unref (alice);
+  natter_test_wait_until (alice == NULL, 10000);
+  g_assert_cmpint (natter_transfer_get_state (up), ==, NATTER_TRANSFER_STATE_PAUSED);
+  /* Its cancelled operations let go of it as they finish. */
+  g_object_add_weak_pointer (G_OBJECT (up), (gpointer *) &up);
+  g_object_unref (up);
+  natter_test_wait_until (up == NULL, 10000);
+
+  alice2 = natter_test_session_new (f->ts->url, "alice", f->cache_dir, TRUE);
+  g_assert_cmpuint (g_list_model_get_n_items (natter_session_get_transfers (alice2)), ==, 1);
+  restored = g_list_model_get_item (natter_session_get_transfers (alice2), 0);
+  g_assert_cmpstr (natter_transfer_get_file_name (restored), ==, "restart.bin");
+  g_assert_cmpint (natter_transfer_get_total (restored), ==, total);
+  natter_test_wait_until (is_done (restored), 60000);
+
+  /* Only what the server lacked went again. */
+  resumed_at = natter_transfer_get_resumed_at (restored);
+  g_test_message ("resumed at %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT, resumed_at, total);
+  g_assert_cmpint (resumed_at, >=, 8 * MiB);
+  g_assert_cmpint (resumed_at, <, total);
+  g_assert_cmpuint (g_list_model_get_n_items (natter_session_get_transfers (alice2)), ==, 0);
+  rows = natter_cache_list_uploads (_natter_session_get_cache (alice2));
+  g_assert_cmpuint (rows->len, ==, 0);
+
+  /* Sent once, and intact. */
+  file_id = g_strdup (natter_transfer_get_file_id (restored));
+  natter_test_wait_until (natter_session_get_pending (alice2) == 0, 20000);
+  natter_test_wait_until (count_file_messages (b_room, file_id) > 0, 20000);
+  g_assert_cmpuint (count_file_messages (b_room, file_id), ==, 1);
+  g_assert_cmpuint (count_server_lines (alice2, "files", "after the restart"), ==, 1);
+
+  down = natter_transfer_new_download_id (bob, file_id, "restart.bin", NULL);
+  natter_transfer_start (down);
+  natter_test_wait_until (is_done (down), 60000);
+  got_sha = file_sha256 (natter_transfer_get_file (down));
+  g_assert_cmpstr (got_sha, ==, sha);
+
+  /* Bob restarts too: the finished download is found, not fetched. */
+  natter_session_stop (bob);
+  g_clear_object (&bob);
+  bob2 = natter_test_session_new (f->ts->url, "bob", f->cache_dir, TRUE);
+  again = natter_transfer_new_download_id (bob2, file_id, NULL, NULL);
+  natter_transfer_start (again);
+  g_assert_cmpint (natter_transfer_get_state (again), ==, NATTER_TRANSFER_STATE_DONE);
+  g_assert_cmpint (natter_transfer_get_resumed_at (again), ==, 0);
+  g_assert_true (g_file_equal (natter_transfer_get_file (again), natter_transfer_get_file (down)));
+
+  natter_session_stop (alice2);
+  natter_session_stop (bob2);
+}
+
 static void
 test_offline_start (Fixture       *f,
                     gconstpointer  data)
@@ -421,6 +509,7 @@ main (int   argc,
 
   g_test_add ("/client/transfer/upload-download", Fixture, NULL, setup, test_upload_download, teardown);
   g_test_add ("/client/transfer/resume-after-restart", Fixture, NULL, setup, test_resume_after_restart, teardown);
+  g_test_add ("/client/transfer/resume-after-client-restart", Fixture, NULL, setup, test_resume_after_client_restart, teardown);
   g_test_add ("/client/transfer/offline-start", Fixture, NULL, setup, test_offline_start, teardown);
   g_test_add ("/client/transfer/pause-resume", Fixture, NULL, setup, test_pause_resume, teardown);
   g_test_add ("/client/transfer/too-large", Fixture, NULL, setup, test_too_large, teardown);
