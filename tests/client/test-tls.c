@@ -6,6 +6,7 @@
  * (:tls-database) it signs in and chats. */
 #include <string.h>
 
+#include "natter-certificate-error.h"
 #include "natter-client-private.h"
 #include "natter-test-tls.h"
 #include "natter-test-util.h"
@@ -230,6 +231,36 @@ test_trusted_chat (Fixture       *f,
   g_assert_cmpstr (natter_message_get_from (got), ==, "alice");
 }
 
+/* Every reason GTlsCertificateFlags can give is named, in flag order,
+ * and the host comes from the URL (no port, no path). */
+static void
+test_reasons (void)
+{
+  const struct {
+    GTlsCertificateFlags  flags;
+    const char           *expected;
+  } cases[] = {
+    { G_TLS_CERTIFICATE_UNKNOWN_CA,
+      "The certificate of chat.example.org is not trusted: it was issued by an unknown authority (or signed by itself)" },
+    { G_TLS_CERTIFICATE_BAD_IDENTITY | G_TLS_CERTIFICATE_EXPIRED,
+      "The certificate of chat.example.org is not trusted: it was issued for another name; it has expired" },
+    { G_TLS_CERTIFICATE_NOT_ACTIVATED, "The certificate of chat.example.org is not trusted: it is not valid yet" },
+    { G_TLS_CERTIFICATE_REVOKED, "The certificate of chat.example.org is not trusted: it has been revoked" },
+    { G_TLS_CERTIFICATE_INSECURE, "The certificate of chat.example.org is not trusted: it uses an insecure algorithm" },
+    { G_TLS_CERTIFICATE_GENERIC_ERROR, "The certificate of chat.example.org is not trusted: it could not be verified" },
+    { 0, "The certificate of chat.example.org is not trusted: it could not be verified" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = _natter_certificate_error_new ("https://chat.example.org:8443/socket.io/?EIO=4",
+                                                               cases[i].flags);
+
+      g_assert_error (error, NATTER_CLIENT_ERROR, NATTER_CLIENT_ERROR_UNTRUSTED_CERTIFICATE);
+      g_assert_cmpstr (error->message, ==, cases[i].expected);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -240,6 +271,7 @@ main (int   argc,
   g_setenv ("NATTER_NO_SYSTEM_BUS", "1", TRUE);
   g_setenv ("GIO_USE_VFS", "local", TRUE);
 
+  g_test_add_func ("/client/tls/reasons", test_reasons);
   g_test_add ("/client/tls/untrusted-sign-in", Fixture, NULL, setup, test_untrusted_sign_in, teardown);
   g_test_add ("/client/tls/untrusted-reconnect", Fixture, NULL, setup, test_untrusted_reconnect, teardown);
   g_test_add ("/client/tls/wrong-name", Fixture, NULL, setup, test_wrong_name, teardown);
