@@ -16,7 +16,7 @@
 
 #include "natter-client-private.h"
 
-#define BLOCK_BYTES       (256 * 1024)
+#define BLOCK_BYTES       (1024 * 1024)
 #define UPLOAD_BLOCK_BYTES (1024 * 1024)
 #define RATE_WINDOW_US    (250 * 1000)
 #define RETRY_MIN_MS      500
@@ -77,10 +77,17 @@ struct _NatterTransfer
   gint64                   reply_length;
   char                    *write_error;
 
-  /* download streaming */
+  /* download streaming: one block is written while the next is read */
   GInputStream            *in;
   GOutputStream           *out;
-  guint8                  *buffer;
+  guint8                  *buffers[2];
+  gboolean                 reading;
+  gboolean                 writing;
+  gboolean                 eof;
+  guint                    read_index;   /* the buffer being read into */
+  guint                    write_index;  /* the buffer being written out */
+  gsize                    ready;        /* bytes read into read_index, waiting to be written */
+  char                    *read_error;   /* the link broke while a block was being written */
 };
 
 G_DEFINE_FINAL_TYPE (NatterTransfer, natter_transfer, G_TYPE_OBJECT)
@@ -1053,7 +1060,7 @@ download_finished (NatterTransfer *self)
   make_thumbnail (self);
 }
 
-static void download_read (NatterTransfer *self);
+static void download_pump (NatterTransfer *self);
 
 static void
 download_written_cb (GObject      *source,
@@ -1070,8 +1077,9 @@ download_written_cb (GObject      *source,
         fail (self, error->message);   /* a full disk is not fixed by retrying */
       return;
     }
+  self->writing = FALSE;
   set_bytes (self, self->bytes + written);
-  download_read (self);
+  download_pump (self);
 }
 
 static void
@@ -1083,26 +1091,58 @@ download_read_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
   gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
 
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  self->reading = FALSE;
   if (n < 0)
     {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        retry_later (self, error->message);
-      return;
+      /* The retry reads the .part's size: the write in flight ends first. */
+      g_free (self->read_error);
+      self->read_error = g_strdup (error->message);
+      self->eof = TRUE;
     }
-  if (n == 0)
-    {
-      download_finished (self);
-      return;
-    }
-  g_output_stream_write_all_async (self->out, self->buffer, n, G_PRIORITY_DEFAULT,
-                                   self->cancellable, download_written_cb, g_object_ref (self));
+  else if (n == 0)
+    self->eof = TRUE;
+  else
+    self->ready = n;
+  download_pump (self);
 }
 
+/* Starts what can start: the write of the block just read, and the read of
+ * the next one into the other buffer. The network and the disk then work
+ * at the same time; waiting for each in turn costs two thread handoffs per
+ * block, which on a busy machine is most of the time spent. */
 static void
-download_read (NatterTransfer *self)
+download_pump (NatterTransfer *self)
 {
-  g_input_stream_read_async (self->in, self->buffer, BLOCK_BYTES, G_PRIORITY_DEFAULT,
-                             self->cancellable, download_read_cb, g_object_ref (self));
+  if (!self->writing && self->ready > 0)
+    {
+      gsize n = self->ready;
+
+      self->ready = 0;
+      self->writing = TRUE;
+      self->write_index = self->read_index;
+      g_output_stream_write_all_async (self->out, self->buffers[self->write_index], n,
+                                       G_PRIORITY_DEFAULT, self->cancellable,
+                                       download_written_cb, g_object_ref (self));
+    }
+  if (!self->reading && self->ready == 0 && !self->eof)
+    {
+      self->reading = TRUE;
+      self->read_index = self->writing ? 1 - self->write_index : 0;
+      g_input_stream_read_async (self->in, self->buffers[self->read_index], BLOCK_BYTES,
+                                 G_PRIORITY_DEFAULT, self->cancellable, download_read_cb,
+                                 g_object_ref (self));
+    }
+  if (self->eof && !self->reading && !self->writing && self->ready == 0)
+    {
+      g_autofree char *read_error = g_steal_pointer (&self->read_error);
+
+      if (read_error != NULL)
+        retry_later (self, read_error);
+      else
+        download_finished (self);
+    }
 }
 
 static void
@@ -1197,7 +1237,10 @@ download_sent_cb (GObject      *source,
   self->attempt_start = self->bytes;
   if (self->bytes > 0)
     self->resumed_at = self->bytes;
-  download_read (self);
+  self->reading = self->writing = self->eof = FALSE;
+  self->ready = 0;
+  g_clear_pointer (&self->read_error, g_free);
+  download_pump (self);
 }
 
 static void
@@ -1214,8 +1257,11 @@ download_attempt (NatterTransfer *self)
   if (self->bytes > 0)
     soup_message_headers_set_range (soup_message_get_request_headers (msg), self->bytes, -1);
 
-  if (self->buffer == NULL)
-    self->buffer = g_malloc (BLOCK_BYTES);
+  if (self->buffers[0] == NULL)
+    {
+      self->buffers[0] = g_malloc (BLOCK_BYTES);
+      self->buffers[1] = g_malloc (BLOCK_BYTES);
+    }
   soup_session_send_async (self->soup, msg, G_PRIORITY_DEFAULT, self->cancellable,
                            download_sent_cb, g_object_ref (self));
 }
@@ -1481,7 +1527,9 @@ natter_transfer_finalize (GObject *object)
   g_free (self->cid);
   g_free (self->request_head);
   g_free (self->error);
-  g_free (self->buffer);
+  g_free (self->read_error);
+  g_free (self->buffers[0]);
+  g_free (self->buffers[1]);
 
   G_OBJECT_CLASS (natter_transfer_parent_class)->finalize (object);
 }
