@@ -22,18 +22,46 @@ scan (const char  *json,
 
       if (in_string)
         {
-          if (c == '\\' && i + 1 < len)
+          if (c == '\\')
             {
-              if (json[i + 1] == 'u' && i + 5 < len && memcmp (json + i + 2, "0000", 4) == 0)
+              /* json-glib's scanner also takes escapes JSON does not have,
+               * such as the octal \666, which decodes to a byte that is not
+               * UTF-8: only JSON's own escapes pass. */
+              char next = i + 1 < len ? json[i + 1] : '\0';
+
+              if (next == 'u')
+                {
+                  if (i + 5 >= len ||
+                      !g_ascii_isxdigit (json[i + 2]) || !g_ascii_isxdigit (json[i + 3]) ||
+                      !g_ascii_isxdigit (json[i + 4]) || !g_ascii_isxdigit (json[i + 5]))
+                    {
+                      g_set_error_literal (error, NATTER_PROTOCOL_ERROR, NATTER_PROTOCOL_ERROR_BAD_JSON,
+                                           "Bad \\u escape in a JSON string");
+                      return FALSE;
+                    }
+                  if (memcmp (json + i + 2, "0000", 4) == 0)
+                    {
+                      g_set_error_literal (error, NATTER_PROTOCOL_ERROR, NATTER_PROTOCOL_ERROR_BAD_JSON,
+                                           "JSON string contains a NUL character");
+                      return FALSE;
+                    }
+                }
+              else if (next == '\0' || strchr ("\"\\/bfnrt", next) == NULL)
                 {
                   g_set_error_literal (error, NATTER_PROTOCOL_ERROR, NATTER_PROTOCOL_ERROR_BAD_JSON,
-                                       "JSON string contains a NUL character");
+                                       "Bad escape in a JSON string");
                   return FALSE;
                 }
               i++;
             }
           else if (c == '"')
             in_string = FALSE;
+          else if ((guchar) c < 0x20)
+            {
+              g_set_error_literal (error, NATTER_PROTOCOL_ERROR, NATTER_PROTOCOL_ERROR_BAD_JSON,
+                                   "Control character in a JSON string");
+              return FALSE;
+            }
           continue;
         }
 
@@ -94,15 +122,21 @@ number_can_be_written (double value)
   return strchr (buffer, 'e') == NULL || strchr (buffer, '.') != NULL;
 }
 
-/* The walk is bounded by the depth limit. */
+/* Every number can be written back and every string (member names too) is
+ * UTF-8. The walk is bounded by the depth limit. */
 static gboolean
-numbers_are_writable (JsonNode *node)
+values_are_writable (JsonNode *node)
 {
   switch (json_node_get_node_type (node))
     {
     case JSON_NODE_VALUE:
-      return json_node_get_value_type (node) != G_TYPE_DOUBLE ||
-             number_can_be_written (json_node_get_double (node));
+      if (json_node_get_value_type (node) == G_TYPE_DOUBLE)
+        return number_can_be_written (json_node_get_double (node));
+      /* A lone low surrogate ("\udc00") decodes to bytes that are not
+       * UTF-8, however valid the text around it was. */
+      if (json_node_get_value_type (node) == G_TYPE_STRING)
+        return g_utf8_validate (json_node_get_string (node), -1, NULL);
+      return TRUE;
 
     case JSON_NODE_ARRAY:
       {
@@ -110,7 +144,7 @@ numbers_are_writable (JsonNode *node)
         guint n = json_array_get_length (array);
 
         for (guint i = 0; i < n; i++)
-          if (!numbers_are_writable (json_array_get_element (array, i)))
+          if (!values_are_writable (json_array_get_element (array, i)))
             return FALSE;
         return TRUE;
       }
@@ -119,10 +153,11 @@ numbers_are_writable (JsonNode *node)
       {
         JsonObjectIter iter;
         JsonNode *member;
+        const char *name;
 
         json_object_iter_init (&iter, json_node_get_object (node));
-        while (json_object_iter_next (&iter, NULL, &member))
-          if (!numbers_are_writable (member))
+        while (json_object_iter_next (&iter, &name, &member))
+          if (!g_utf8_validate (name, -1, NULL) || !values_are_writable (member))
             return FALSE;
         return TRUE;
       }
@@ -171,10 +206,10 @@ natter_json_parse_untrusted (const char  *text,
       return NULL;
     }
 
-  if (!numbers_are_writable (root))
+  if (!values_are_writable (root))
     {
       g_set_error_literal (error, NATTER_PROTOCOL_ERROR, NATTER_PROTOCOL_ERROR_BAD_JSON,
-                           "JSON number out of range");
+                           "JSON number out of range or string not UTF-8");
       return NULL;
     }
 

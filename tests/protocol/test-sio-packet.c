@@ -194,6 +194,13 @@ test_decode_malformed (void)
     "2[\"e\",{\"n\":-1e999}]",
     "2[\"e\",3e81]",                            /* json-glib 1.6 would write "3e+81.0" */
     "2[\"e\",{\"n\":-2e20}]",
+    "4\"\\666666666666666666662\"",          /* octal escape: json-glib decodes a non-UTF-8 byte */
+    "2[\"e\",\"\\x41\"]",                       /* escapes JSON does not have */
+    "2[\"e\",\"\\'\"]",
+    "2[\"e\",\"\\u12\"]",
+    "2[\"e\",\"\\udc00x\"]",                    /* lone low surrogate */
+    "2[\"e\",{\"\\udc00\":1}]",                 /* ... in a member name */
+    "2[\"e\",\"a\tb\"]",                         /* raw control character in a string */
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (fixed); i++)
@@ -369,6 +376,23 @@ test_truncations (void)
       }
 }
 
+/* The strict escape check must not refuse JSON's own escapes. */
+static void
+test_decode_escapes (void)
+{
+  static const char text[] =
+    "2[\"e\",\"q\\\" b\\\\ s\\/ \\b\\f\\n\\r\\t \\u00e9 \\ud83d\\ude00\",1e16,0.5]";
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NatterSioPacket) packet = natter_sio_packet_decode (text, strlen (text), &error);
+  JsonNode *arg;
+
+  g_assert_no_error (error);
+  g_assert_nonnull (packet);
+  arg = natter_sio_packet_get_arg (packet, 0);
+  g_assert_nonnull (arg);
+  g_assert_cmpstr (json_node_get_string (arg), ==, "q\" b\\ s/ \b\f\n\r\t \u00e9 \U0001F600");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -379,6 +403,7 @@ main (int   argc,
   g_test_add_func ("/protocol/sio/decode/fields", test_decode_fields);
   g_test_add_func ("/protocol/sio/encode/event", test_encode_event);
   g_test_add_func ("/protocol/sio/decode/malformed", test_decode_malformed);
+  g_test_add_func ("/protocol/sio/decode/escapes", test_decode_escapes);
   g_test_add_func ("/protocol/sio/decode/depth-boundary", test_depth_limit_boundary);
   g_test_add_func ("/protocol/sio/decoder/attachments", test_decoder_attachments);
   g_test_add_func ("/protocol/sio/decoder/plain", test_decoder_plain);
