@@ -2,6 +2,9 @@
  * file become a NatterServerConfig; SIGINT/SIGTERM stop it cleanly. */
 #include <glib-unix.h>
 #include <locale.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <sys/resource.h>
 #include <stdlib.h>
 
@@ -27,6 +30,20 @@ raise_descriptor_limit (guint max_connections)
     g_warning ("natter-server: only %lu file descriptors for up to %u connections; "
                "lower max-connections or raise the limit",
                (unsigned long) limit.rlim_cur, max_connections);
+}
+
+/* glibc gives freed memory at the top of the heap back to the kernel as
+ * soon as 128 KiB are free there, and takes it again with the next
+ * message: free → systrim → brk on every send was 14 % of the store
+ * profile (docs/PERFORMANCE.md), and every syscall is dear on a VM. Keep
+ * a few MiB around instead. */
+static void
+tune_malloc (void)
+{
+#ifdef __GLIBC__
+  mallopt (M_TRIM_THRESHOLD, 16 * 1024 * 1024);
+  mallopt (M_TOP_PAD, 1024 * 1024);
+#endif
 }
 
 static gboolean
@@ -110,6 +127,7 @@ main (int   argc,
     { NULL }
   };
 
+  tune_malloc ();
   setlocale (LC_ALL, "");
   g_set_prgname ("natter-server");
 

@@ -4,6 +4,7 @@
 
 #include "natter-auth.h"
 #include "natter-metered-stream.h"
+#include "natter-timer-queue.h"
 
 /* How long an orderly close may take before the socket is cut. */
 #define CLOSE_GRACE_MS 1000
@@ -29,9 +30,11 @@ struct _NatterConnection
   guint64                  max_message_bytes;
   guint64                  max_backlog_bytes;
 
-  guint                    ping_id;
-  guint                    pong_id;
-  guint                    connect_id;
+  /* Heartbeat and timeouts live in the server's shared timer queue. */
+  NatterTimerQueue        *timers;
+  NatterTimer              ping;
+  NatterTimer              pong;
+  NatterTimer              connect;
   guint                    grace_id;
   guint                    too_big_id;
 
@@ -56,11 +59,19 @@ enum {
 static guint signals [N_SIGNALS];
 
 static void
+natter_connection_clear_heartbeat (NatterConnection *self)
+{
+  if (self->timers == NULL)
+    return;
+  natter_timer_queue_remove (self->timers, &self->ping);
+  natter_timer_queue_remove (self->timers, &self->pong);
+  natter_timer_queue_remove (self->timers, &self->connect);
+}
+
+static void
 natter_connection_clear_timers (NatterConnection *self)
 {
-  g_clear_handle_id (&self->ping_id, g_source_remove);
-  g_clear_handle_id (&self->pong_id, g_source_remove);
-  g_clear_handle_id (&self->connect_id, g_source_remove);
+  natter_connection_clear_heartbeat (self);
   g_clear_handle_id (&self->grace_id, g_source_remove);
   g_clear_handle_id (&self->too_big_id, g_source_remove);
 }
@@ -85,6 +96,7 @@ natter_connection_dispose (GObject *object)
   g_clear_object (&self->ws);
   g_clear_object (&self->metered);
   g_clear_object (&self->socket);
+  g_clear_pointer (&self->timers, natter_timer_queue_unref);
 
   G_OBJECT_CLASS (natter_connection_parent_class)->dispose (object);
 }
@@ -161,9 +173,7 @@ natter_connection_close (NatterConnection *self,
     return;
   self->closing = TRUE;
 
-  g_clear_handle_id (&self->ping_id, g_source_remove);
-  g_clear_handle_id (&self->pong_id, g_source_remove);
-  g_clear_handle_id (&self->connect_id, g_source_remove);
+  natter_connection_clear_heartbeat (self);
 
   g_debug ("connection %s (%s): closing %u %s", self->sid, self->remote_address,
            code, reason != NULL ? reason : "");
@@ -335,39 +345,35 @@ natter_connection_send_ack (NatterConnection *self,
 
 /* ---- heartbeat and timeouts ----------------------------------------------- */
 
-static gboolean
+static void
 pong_timeout_cb (gpointer user_data)
 {
   NatterConnection *self = user_data;
 
-  self->pong_id = 0;
   g_debug ("connection %s (%s): no pong within %u ms", self->sid, self->remote_address,
            self->ping_timeout_ms);
   natter_connection_close (self, NATTER_CLOSE_POLICY, "ping timeout");
-  return G_SOURCE_REMOVE;
 }
 
-static gboolean
+static void
 ping_cb (gpointer user_data)
 {
   NatterConnection *self = user_data;
 
+  natter_timer_queue_add (self->timers, &self->ping, self->ping_interval_ms, ping_cb, self);
   natter_connection_send_frame (self, "2");
-  if (self->pong_id == 0)
-    self->pong_id = g_timeout_add (self->ping_timeout_ms, pong_timeout_cb, self);
-  return G_SOURCE_CONTINUE;
+  if (!natter_timer_is_scheduled (&self->pong))
+    natter_timer_queue_add (self->timers, &self->pong, self->ping_timeout_ms, pong_timeout_cb, self);
 }
 
-static gboolean
+static void
 connect_timeout_cb (gpointer user_data)
 {
   NatterConnection *self = user_data;
 
-  self->connect_id = 0;
   g_debug ("connection %s (%s): no CONNECT within %u ms", self->sid, self->remote_address,
            self->connect_timeout_ms);
   natter_connection_close (self, NATTER_CLOSE_POLICY, "connect timeout");
-  return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -434,7 +440,7 @@ handle_text (NatterConnection *self,
   switch (type)
     {
     case NATTER_EIO_PONG:
-      g_clear_handle_id (&self->pong_id, g_source_remove);
+      natter_timer_queue_remove (self->timers, &self->pong);
       break;
 
     case NATTER_EIO_CLOSE:
@@ -539,6 +545,7 @@ natter_connection_new (GIOStream                *stream,
                        const char               *remote_address,
                        const NatterServerConfig *config,
                        NatterMetrics            *metrics,
+                       NatterTimerQueue         *timers,
                        gboolean                  engine_only)
 {
   NatterConnection *self;
@@ -546,8 +553,10 @@ natter_connection_new (GIOStream                *stream,
 
   g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
   g_return_val_if_fail (config != NULL, NULL);
+  g_return_val_if_fail (timers != NULL, NULL);
 
   self = g_object_new (NATTER_TYPE_CONNECTION, NULL);
+  self->timers = natter_timer_queue_ref (timers);
   self->socket = socket != NULL ? g_object_ref (socket) : NULL;
   self->metrics = metrics;
   self->remote_address = g_strdup (remote_address);
@@ -592,9 +601,10 @@ natter_connection_start (NatterConnection *self)
   frame = natter_eio_open_encode (&open);
   natter_connection_send_frame (self, frame);
 
-  self->ping_id = g_timeout_add (self->ping_interval_ms, ping_cb, self);
+  natter_timer_queue_add (self->timers, &self->ping, self->ping_interval_ms, ping_cb, self);
   if (self->connect_timeout_ms > 0 && !self->engine_only)
-    self->connect_id = g_timeout_add (self->connect_timeout_ms, connect_timeout_cb, self);
+    natter_timer_queue_add (self->timers, &self->connect, self->connect_timeout_ms,
+                            connect_timeout_cb, self);
 }
 
 const char *
@@ -617,7 +627,7 @@ natter_connection_set_connected (NatterConnection *self)
   g_return_if_fail (NATTER_IS_CONNECTION (self));
 
   self->connected = TRUE;
-  g_clear_handle_id (&self->connect_id, g_source_remove);
+  natter_timer_queue_remove (self->timers, &self->connect);
 }
 
 gboolean

@@ -10,6 +10,7 @@
 #include "natter-protocol.h"
 #include "natter-server-config.h"
 #include "natter-server-private.h"
+#include "natter-timer-queue.h"
 
 G_BEGIN_DECLS
 
@@ -35,6 +36,7 @@ NatterConnection *natter_connection_new            (GIOStream                *st
                                                     const char               *remote_address,
                                                     const NatterServerConfig *config,
                                                     NatterMetrics            *metrics,
+                                                    NatterTimerQueue         *timers,
                                                     gboolean                  engine_only);
 
 /* Sends the open packet and starts the timers. */

@@ -37,6 +37,7 @@ struct _NatterServer
   SoupServer              *soup;
   NatterStore             *store;
   NatterHub               *hub;
+  NatterTimerQueue        *timers;   /* every connection's heartbeat and timeouts */
   NatterChatService       *chat;
   NatterHttpApi           *api;
   NatterConformance       *conformance;
@@ -463,7 +464,8 @@ upgrade_written_cb (SoupServerMessage *msg,
   connection = natter_connection_new (stream, socket, soup_server_message_get_uri (msg),
                                       soup_message_headers_get_one (headers, "Origin"),
                                       soup_server_message_get_remote_host (msg),
-                                      self->config, &self->metrics, upgrade->engine_only);
+                                      self->config, &self->metrics, self->timers,
+                                      upgrade->engine_only);
   g_ptr_array_add (self->connections, connection);
   g_signal_connect (connection, "closed", G_CALLBACK (connection_closed_cb), self);
 
@@ -779,6 +781,7 @@ natter_server_start (NatterServer  *self,
     }
 
   self->hub = natter_hub_new ();
+  self->timers = natter_timer_queue_new ();
   self->chat = natter_chat_service_new (self->store, self->hub, self->config, &self->metrics);
   self->api = natter_http_api_new (self->store, self->chat, self->config);
   self->conformance = natter_conformance_new ();
@@ -839,6 +842,7 @@ failed:
   g_clear_object (&self->api);
   g_clear_object (&self->chat);
   g_clear_object (&self->hub);
+  g_clear_pointer (&self->timers, natter_timer_queue_unref);
   natter_store_close (self->store);
   g_clear_object (&self->store);
   return FALSE;
@@ -887,6 +891,7 @@ natter_server_stop (NatterServer *self)
   g_clear_object (&self->api);
   g_clear_object (&self->chat);
   g_clear_object (&self->hub);
+  g_clear_pointer (&self->timers, natter_timer_queue_unref);
   g_hash_table_remove_all (self->sockets);
 
   natter_store_close (self->store);

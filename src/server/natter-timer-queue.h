@@ -1,0 +1,52 @@
+/* natter-timer-queue.h: the timers of all connections (heartbeat, pong and
+ * CONNECT timeouts) in one heap behind one GSource, instead of a GSource
+ * per timer: GLib walks every attached source on every main-loop wakeup,
+ * so per-connection timers made idle connections cost O(N) per wakeup and
+ * N wakeups per ping interval. Deadlines are rounded up to a grid of an
+ * eighth of the delay (1 ms to 1 s), so timers of the same kind set within
+ * one grid step fire in the same wakeup. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct _NatterTimerQueue NatterTimerQueue;
+
+typedef void (*NatterTimerFunc) (gpointer user_data);
+
+/* Embedded in its owner; zero-initialised means not scheduled. */
+typedef struct
+{
+  gint64          deadline;  /* monotonic µs, 0 when not scheduled */
+  guint           index;     /* position in the heap */
+  NatterTimerFunc func;
+  gpointer        user_data;
+} NatterTimer;
+
+/* Runs its timers from the thread-default main context of the caller. */
+NatterTimerQueue *natter_timer_queue_new     (void);
+NatterTimerQueue *natter_timer_queue_ref     (NatterTimerQueue *queue);
+void              natter_timer_queue_unref   (NatterTimerQueue *queue);
+
+/* (Re)schedules @timer to call @func once, @delay_ms from now (rounded up
+ * to the grid). */
+void              natter_timer_queue_add     (NatterTimerQueue *queue,
+                                              NatterTimer      *timer,
+                                              guint             delay_ms,
+                                              NatterTimerFunc   func,
+                                              gpointer          user_data);
+/* Unschedules @timer; nothing happens if it is not scheduled. */
+void              natter_timer_queue_remove  (NatterTimerQueue *queue,
+                                              NatterTimer      *timer);
+guint             natter_timer_queue_get_size (NatterTimerQueue *queue);
+
+static inline gboolean
+natter_timer_is_scheduled (const NatterTimer *timer)
+{
+  return timer->deadline != 0;
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NatterTimerQueue, natter_timer_queue_unref)
+
+G_END_DECLS
