@@ -4,6 +4,7 @@
 
 #include "natter-composer.h"
 #include "natter-connection-banner.h"
+#include "natter-file-row.h"
 #include "natter-room-view.h"
 #include "natter-sign-in-page.h"
 #include "natter-window.h"
@@ -38,6 +39,11 @@ const char             *_natter_room_view_get_unsent     (NatterRoomView   *self
 GtkWidget              *_natter_room_view_get_timeline_view (NatterRoomView *self);
 /* The typing line as shown ("" when nobody types). */
 const char             *_natter_room_view_get_typing     (NatterRoomView   *self);
+/* The files being sent (GListModel of NatterTransfer), shown above the composer. */
+GListModel             *_natter_room_view_get_uploads    (NatterRoomView   *self);
+/* What a file row shows: the name, and the size, progress or failure. */
+const char             *_natter_file_row_get_name        (NatterFileRow    *self);
+const char             *_natter_file_row_get_detail      (NatterFileRow    *self);
 /* Sends @file to the room in view, as the attach button and a drop do. */
 void                    _natter_room_view_upload_file    (NatterRoomView   *self,
                                                           GFile            *file);

@@ -3,6 +3,7 @@
 
 #include <glib/gi18n.h>
 
+#include "natter-file-row.h"
 #include "natter-message-row.h"
 #include "natter-text.h"
 
@@ -27,8 +28,7 @@ struct _NatterMessageRow
   GtkLabel      *text_label;
   GtkImage      *state_icon;
   GtkWidget     *file_box;
-  GtkLabel      *file_label;
-  GtkWidget     *open_button;
+  NatterFileRow *file_row;
   GtkWidget     *failed_box;
   GtkLabel      *error_label;
 
@@ -172,14 +172,8 @@ update_content (NatterMessageRow *self)
   gtk_widget_set_visible (GTK_WIDGET (self->text_label), text != NULL && text[0] != '\0');
 
   gtk_widget_set_visible (self->file_box, file_name != NULL);
-  gtk_widget_set_visible (self->open_button, natter_message_get_file_id (self->message) != NULL);
-  if (file_name != NULL)
-    {
-      g_autofree char *size = natter_text_format_size (natter_message_get_file_size (self->message));
-      /* Translators: a file in the timeline: name and size */
-      g_autofree char *label = g_strdup_printf (_("%s (%s)"), file_name, size);
-      gtk_label_set_label (self->file_label, label);
-    }
+  if (file_name != NULL && self->session != NULL)
+    natter_file_row_bind (self->file_row, self->session, self->message);
 
   if (natter_message_get_mentions_me (self->message))
     gtk_widget_add_css_class (self->message_box, "mention");
@@ -227,6 +221,8 @@ natter_message_row_unbind (NatterMessageRow *self)
 
   if (self->message != NULL)
     g_signal_handlers_disconnect_by_data (self->message, self);
+  if (self->file_row != NULL)
+    natter_file_row_unbind (self->file_row);
   g_clear_object (&self->message);
   g_clear_object (&self->previous);
   g_clear_object (&self->session);
@@ -259,50 +255,6 @@ discard_action (GtkWidget  *widget,
 }
 
 static void
-on_download_state (NatterTransfer *transfer,
-                   GParamSpec     *pspec,
-                   GtkWidget      *button)
-{
-  NatterTransferState state = natter_transfer_get_state (transfer);
-
-  if (state == NATTER_TRANSFER_STATE_DONE)
-    {
-      g_autofree char *uri = g_file_get_uri (natter_transfer_get_file (transfer));
-
-      g_app_info_launch_default_for_uri_async (uri, NULL, NULL, NULL, NULL);
-    }
-  if (state == NATTER_TRANSFER_STATE_DONE || state == NATTER_TRANSFER_STATE_FAILED)
-    {
-      gtk_widget_set_sensitive (button, TRUE);
-      if (state == NATTER_TRANSFER_STATE_FAILED)
-        gtk_widget_set_tooltip_text (button, natter_transfer_get_error (transfer));
-      g_signal_handlers_disconnect_by_data (transfer, button);
-      g_object_unref (transfer);
-      g_object_unref (button);
-    }
-}
-
-static void
-open_file_action (GtkWidget  *widget,
-                  const char *action_name,
-                  GVariant   *parameter)
-{
-  NatterMessageRow *self = NATTER_MESSAGE_ROW (widget);
-  NatterTransfer *transfer;
-
-  if (self->session == NULL || self->message == NULL ||
-      natter_message_get_file_id (self->message) == NULL)
-    return;
-
-  /* The download lives until it ends, even if this row is recycled; a file
-   * already in the cache is not fetched again. */
-  transfer = natter_transfer_new_download (self->session, self->message, NULL);
-  gtk_widget_set_sensitive (self->open_button, FALSE);
-  g_signal_connect (transfer, "notify::state", G_CALLBACK (on_download_state), g_object_ref (self->open_button));
-  natter_transfer_start (transfer);
-}
-
-static void
 natter_message_row_dispose (GObject *object)
 {
   NatterMessageRow *self = NATTER_MESSAGE_ROW (object);
@@ -320,6 +272,7 @@ natter_message_row_class_init (NatterMessageRowClass *klass)
 
   object_class->dispose = natter_message_row_dispose;
 
+  g_type_ensure (NATTER_TYPE_FILE_ROW);
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/natter/Natter/natter-message-row.ui");
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, box);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, day_box);
@@ -333,14 +286,12 @@ natter_message_row_class_init (NatterMessageRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, text_label);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, state_icon);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, file_box);
-  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, file_label);
-  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, open_button);
+  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, file_row);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, failed_box);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, error_label);
 
   gtk_widget_class_install_action (widget_class, "message.retry", NULL, retry_action);
   gtk_widget_class_install_action (widget_class, "message.discard", NULL, discard_action);
-  gtk_widget_class_install_action (widget_class, "message.open-file", NULL, open_file_action);
 
   gtk_widget_class_set_css_name (widget_class, "messagerow");
   gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_GROUP);

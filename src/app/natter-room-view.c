@@ -874,3 +874,9 @@ _natter_room_view_get_typing (NatterRoomView *self)
 
   return g_strcmp0 (text, " ") == 0 ? "" : text;
 }
+
+GListModel *
+_natter_room_view_get_uploads (NatterRoomView *self)
+{
+  return G_LIST_MODEL (self->uploads);
+}

@@ -14,6 +14,7 @@
 #include "natter-message-row.h"
 #include "natter-quick-switcher.h"
 #include "natter-send-file-dialog.h"
+#include "natter-transfer-row.h"
 #include "natter-server.h"
 #include "natter-test-tls.h"
 
@@ -1183,6 +1184,188 @@ test_paste_image (Fixture       *fixture,
   g_assert_cmpint (natter_message_get_file_size (message), >, 0);
 }
 
+static GtkWidget *
+find_widget_of_type (GtkWidget *widget,
+                     GType      type)
+{
+  if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type))
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_widget_of_type (child, type);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+/* The file row showing @file_name under @widget, or NULL. */
+static NatterFileRow *
+find_file_row (GtkWidget  *widget,
+               const char *file_name)
+{
+  if (NATTER_IS_FILE_ROW (widget) && gtk_widget_get_mapped (widget) &&
+      natter_file_row_get_message (NATTER_FILE_ROW (widget)) != NULL &&
+      g_strcmp0 (natter_message_get_file_name (natter_file_row_get_message (NATTER_FILE_ROW (widget))), file_name) == 0)
+    return NATTER_FILE_ROW (widget);
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL; child = gtk_widget_get_next_sibling (child))
+    {
+      NatterFileRow *found = find_file_row (child, file_name);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+typedef struct
+{
+  GtkWidget *window;
+  guint      partial;     /* updates seen with 0 < fraction < 1, shown */
+} ProgressSeen;
+
+/* Runs after the row's own handler (connected later): what the user sees
+ * while bytes move. */
+static void
+on_upload_bytes (NatterTransfer *transfer,
+                 GParamSpec     *pspec,
+                 ProgressSeen   *seen)
+{
+  GtkWidget *row = find_widget_of_type (seen->window, NATTER_TYPE_TRANSFER_ROW);
+  GtkWidget *bar = row != NULL ? find_widget_of_type (row, GTK_TYPE_PROGRESS_BAR) : NULL;
+  double fraction = bar != NULL ? gtk_progress_bar_get_fraction (GTK_PROGRESS_BAR (bar)) : 0;
+
+  if (bar != NULL && gtk_widget_get_visible (bar) && fraction > 0 && fraction < 1)
+    seen->partial++;
+}
+
+static void
+on_download_bytes (NatterTransfer *transfer,
+                   GParamSpec     *pspec,
+                   ProgressSeen   *seen)
+{
+  NatterFileRow *row = find_file_row (seen->window, natter_transfer_get_file_name (transfer));
+  GtkWidget *bar = row != NULL ? find_widget_of_type (GTK_WIDGET (row), GTK_TYPE_PROGRESS_BAR) : NULL;
+  double fraction = bar != NULL ? gtk_progress_bar_get_fraction (GTK_PROGRESS_BAR (bar)) : 0;
+
+  if (bar != NULL && gtk_widget_get_visible (bar) && fraction > 0 && fraction < 1)
+    seen->partial++;
+}
+
+static char *
+sha256_of_file (const char *path)
+{
+  g_autofree char *contents = NULL;
+  gsize length = 0;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_file_get_contents (path, &contents, &length, &error));
+  g_assert_no_error (error);
+  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) contents, length);
+}
+
+/* The issue's UI test: a file chosen in the app shows its progress, then
+ * arrives as a file row in a second client (a room view of its own, on
+ * another person's session), whose download is the same bytes. */
+static void
+test_file_to_second_client (Fixture       *fixture,
+                            gconstpointer  user_data)
+{
+  g_autofree char *me = new_user_name ("ada");
+  g_autofree char *them = new_user_name ("bo");
+  g_autofree char *room_name = g_strdup_printf ("reports-%s", me);
+  g_autofree char *path = g_build_filename (tmp_dir, "report.bin", NULL);
+  g_autofree char *saved_path = g_build_filename (tmp_dir, "saved-report.bin", NULL);
+  g_autoptr(GFile) saved = g_file_new_for_path (saved_path);
+  g_autofree char *size = NULL;
+  g_autofree char *sha = NULL;
+  g_autofree char *saved_sha = NULL;
+  g_autofree guint32 *data = NULL;
+  g_autoptr(GError) error = NULL;
+  const gsize n_words = 6 * 1024 * 1024 / sizeof (guint32);
+  ProgressSeen up = { NULL, 0 }, down = { NULL, 0 };
+  NatterSendFileDialog *dialog;
+  NatterSession *peer;
+  NatterRoomView *other_view;
+  GtkWidget *other;
+  NatterFileRow *row;
+  NatterTransfer *upload;
+  NatterTransfer *download;
+
+  data = g_new (guint32, n_words);
+  for (gsize i = 0; i < n_words; i++)
+    data[i] = g_random_int ();
+  g_assert_true (g_file_set_contents (path, (const char *) data, n_words * sizeof (guint32), &error));
+  g_assert_no_error (error);
+  sha = sha256_of_file (path);
+  size = g_format_size (n_words * sizeof (guint32));
+
+  sign_up_and_wait (fixture, me);
+  create_room_through_dialog (fixture, room_name);
+  peer = add_peer (fixture, them, room_name);
+
+  /* The second client: another window showing the room on their session. */
+  other = gtk_window_new ();
+  gtk_window_set_default_size (GTK_WINDOW (other), 720, 560);
+  other_view = g_object_new (NATTER_TYPE_ROOM_VIEW, NULL);
+  gtk_window_set_child (GTK_WINDOW (other), GTK_WIDGET (other_view));
+  natter_room_view_set_session (other_view, peer);
+  natter_room_view_set_room (other_view, natter_session_lookup_room (peer, room_name));
+  gtk_window_present (GTK_WINDOW (other));
+  WAIT_UNTIL (gtk_widget_get_mapped (other));
+
+  /* Chosen (the chooser's answer goes through the same action), confirmed. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (room_view (fixture)), "room.send-file", "s", path));
+  WAIT_UNTIL ((dialog = (NatterSendFileDialog *) find_toplevel (NATTER_TYPE_SEND_FILE_DIALOG)) != NULL);
+  WAIT_UNTIL (natter_send_file_dialog_get_ready (dialog));
+  g_assert_null (natter_send_file_dialog_get_preview (dialog));
+  g_assert_nonnull (strstr (adw_message_dialog_get_body (ADW_MESSAGE_DIALOG (dialog)), size));
+  g_signal_emit_by_name (find_button (GTK_WIDGET (dialog), "_Send"), "clicked");
+
+  /* It goes up with a progress bar above the composer. */
+  g_assert_cmpuint (g_list_model_get_n_items (_natter_room_view_get_uploads (room_view (fixture))), ==, 1);
+  upload = g_list_model_get_item (_natter_room_view_get_uploads (room_view (fixture)), 0);
+  up.window = GTK_WIDGET (fixture->window);
+  g_signal_connect (upload, "notify::bytes", G_CALLBACK (on_upload_bytes), &up);
+  WAIT_UNTIL (natter_transfer_get_state (upload) == NATTER_TRANSFER_STATE_DONE);
+  g_signal_handlers_disconnect_by_data (upload, &up);
+  g_object_unref (upload);
+  g_assert_cmpuint (up.partial, >, 0);
+
+  /* ...and arrives on the other side as a file row with name and size. */
+  WAIT_UNTIL ((row = find_file_row (other, "report.bin")) != NULL &&
+              natter_message_get_state (natter_file_row_get_message (row)) == NATTER_MESSAGE_STATE_SENT);
+  g_assert_cmpstr (_natter_file_row_get_name (row), ==, "report.bin");
+  g_assert_cmpstr (_natter_file_row_get_detail (row), ==, size);
+  g_assert_null (natter_file_row_get_transfer (row));
+  save_snapshot (other, "file-received");
+  save_snapshot (GTK_WIDGET (fixture->window), "file-sent-row");
+
+  /* Save As… (the chooser answered with @saved): downloaded with progress
+   * in the row, then copied; the bytes are the ones sent. */
+  natter_file_row_save_to (row, saved);
+  download = natter_file_row_get_transfer (row);
+  g_assert_nonnull (download);
+  down.window = other;
+  g_signal_connect (download, "notify::bytes", G_CALLBACK (on_download_bytes), &down);
+  WAIT_UNTIL (natter_transfer_get_state (download) == NATTER_TRANSFER_STATE_DONE);
+  g_signal_handlers_disconnect_by_data (download, &down);
+  g_assert_cmpuint (down.partial, >, 0);
+  WAIT_UNTIL (g_file_test (saved_path, G_FILE_TEST_EXISTS) &&
+              file_size (saved_path) == (gint64) (n_words * sizeof (guint32)));
+  saved_sha = sha256_of_file (saved_path);
+  g_assert_cmpstr (saved_sha, ==, sha);
+  {
+    g_autofree char *cached = g_file_get_path (natter_transfer_get_file (download));
+    g_autofree char *cached_sha = sha256_of_file (cached);
+    g_assert_cmpstr (cached_sha, ==, sha);
+  }
+  g_assert_cmpstr (_natter_file_row_get_detail (row), ==, size);
+
+  natter_room_view_set_room (other_view, NULL);
+  natter_room_view_set_session (other_view, NULL);
+  gtk_window_destroy (GTK_WINDOW (other));
+}
+
 static GLogWriterOutput
 debug_writer (GLogLevelFlags   level,
               const GLogField *fields,
@@ -1241,6 +1424,7 @@ main (int   argc,
   g_test_add ("/app/failed-message", Fixture, NULL, fixture_set_up, test_failed_message, fixture_tear_down);
   g_test_add ("/app/files/confirm", Fixture, NULL, fixture_set_up, test_send_file_confirm, fixture_tear_down);
   g_test_add ("/app/files/paste-image", Fixture, NULL, fixture_set_up, test_paste_image, fixture_tear_down);
+  g_test_add ("/app/files/to-second-client", Fixture, NULL, fixture_set_up, test_file_to_second_client, fixture_tear_down);
   g_test_add ("/app/quick-switcher", Fixture, NULL, fixture_set_up, test_quick_switcher, fixture_tear_down);
 
   ret = g_test_run ();
