@@ -487,9 +487,12 @@ flush_sends (NatterChatService *self)
   stored = natter_store_add_messages (self->store, messages, batch->len, results, &error);
   self->metrics->send_batches_total++;
 
-  /* Members are read once per room and batch, not once per message. */
+  /* Members are read once per room and batch, not once per message; and
+   * each connection gets all its acks and messages of the batch in one
+   * write. */
   members = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                    (GDestroyNotify) g_ptr_array_unref);
+  natter_hub_batch_begin (self->hub);
 
   for (i = 0; i < batch->len; i++)
     {
@@ -501,6 +504,7 @@ flush_sends (NatterChatService *self)
       g_autofree char *frame = NULL;
       GPtrArray *to;
 
+      natter_hub_batch_add (self->hub, pending->connection);
       if (!stored)
         {
           /* One line per refused send: an operator counts them. */
@@ -535,6 +539,7 @@ flush_sends (NatterChatService *self)
       frame = encode_event_frame ("message", event);
       self->metrics->messages_delivered_total += natter_hub_publish (self->hub, to, frame, NULL);
     }
+  natter_hub_batch_end (self->hub);
 }
 
 static gboolean

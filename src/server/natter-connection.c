@@ -275,6 +275,22 @@ natter_connection_send_frame (NatterConnection *self,
   account_sent (self, strlen (frame));
 }
 
+gboolean
+natter_connection_cork (NatterConnection *self)
+{
+  g_return_val_if_fail (NATTER_IS_CONNECTION (self), FALSE);
+
+  return can_send (self) && natter_metered_stream_cork (self->metered);
+}
+
+void
+natter_connection_uncork (NatterConnection *self)
+{
+  g_return_if_fail (NATTER_IS_CONNECTION (self));
+
+  natter_metered_stream_uncork (self->metered);
+}
+
 void
 natter_connection_send_binary (NatterConnection *self,
                                GBytes           *bytes)

@@ -56,6 +56,12 @@ void              natter_connection_set_user       (NatterConnection         *se
 const char       *natter_connection_get_user       (NatterConnection         *self);
 const char       *natter_connection_get_token_hash (NatterConnection         *self);
 
+/* Between cork and uncork, frames sent to this connection leave in one
+ * write (natter-metered-stream.h). cork returns TRUE when it corked
+ * (FALSE: corked already, or closing); every TRUE needs its uncork. */
+gboolean          natter_connection_cork           (NatterConnection         *self);
+void              natter_connection_uncork         (NatterConnection         *self);
+
 /* A whole Engine.IO text frame ("4…", "2", …). */
 void              natter_connection_send_frame     (NatterConnection         *self,
                                                     const char               *frame);

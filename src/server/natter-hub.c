@@ -6,6 +6,10 @@ struct _NatterHub
   GObject     parent_instance;
 
   GHashTable *by_user; /* user → GPtrArray of NatterConnection (unowned) */
+
+  /* Between batch_begin and batch_end: the connections corked so far. */
+  GPtrArray  *corked;
+  guint       batch_depth;
 };
 
 G_DEFINE_FINAL_TYPE (NatterHub, natter_hub, G_TYPE_OBJECT)
@@ -16,6 +20,7 @@ natter_hub_finalize (GObject *object)
   NatterHub *self = NATTER_HUB (object);
 
   g_clear_pointer (&self->by_user, g_hash_table_unref);
+  g_clear_pointer (&self->corked, g_ptr_array_unref);
 
   G_OBJECT_CLASS (natter_hub_parent_class)->finalize (object);
 }
@@ -31,6 +36,43 @@ natter_hub_init (NatterHub *self)
 {
   self->by_user = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                          (GDestroyNotify) g_ptr_array_unref);
+  self->corked = g_ptr_array_new_with_free_func (g_object_unref);
+}
+
+void
+natter_hub_batch_begin (NatterHub *self)
+{
+  g_return_if_fail (NATTER_IS_HUB (self));
+
+  self->batch_depth++;
+}
+
+void
+natter_hub_batch_add (NatterHub        *self,
+                      NatterConnection *connection)
+{
+  g_return_if_fail (NATTER_IS_HUB (self));
+
+  if (self->batch_depth > 0 && natter_connection_cork (connection))
+    g_ptr_array_add (self->corked, g_object_ref (connection));
+}
+
+void
+natter_hub_batch_end (NatterHub *self)
+{
+  g_autoptr(GPtrArray) corked = NULL;
+  guint i;
+
+  g_return_if_fail (NATTER_IS_HUB (self));
+  g_return_if_fail (self->batch_depth > 0);
+
+  if (--self->batch_depth > 0)
+    return;
+
+  corked = g_steal_pointer (&self->corked);
+  self->corked = g_ptr_array_new_with_free_func (g_object_unref);
+  for (i = 0; i < corked->len; i++)
+    natter_connection_uncork (g_ptr_array_index (corked, i));
 }
 
 NatterHub *
@@ -104,7 +146,8 @@ natter_hub_get_n_users_online (NatterHub *self)
 }
 
 static guint
-publish_to_list (GPtrArray        *list,
+publish_to_list (NatterHub        *hub,
+                 GPtrArray        *list,
                  const char       *frame,
                  NatterConnection *except)
 {
@@ -124,6 +167,7 @@ publish_to_list (GPtrArray        *list,
 
       if (connection == except || natter_connection_is_closed (connection))
         continue;
+      natter_hub_batch_add (hub, connection);
       natter_connection_send_frame (connection, frame);
       n++;
     }
@@ -141,7 +185,7 @@ natter_hub_publish (NatterHub        *self,
   g_return_val_if_fail (NATTER_IS_HUB (self), 0);
 
   for (i = 0; i < users->len; i++)
-    n += publish_to_list (g_hash_table_lookup (self->by_user, g_ptr_array_index (users, i)),
+    n += publish_to_list (self, g_hash_table_lookup (self->by_user, g_ptr_array_index (users, i)),
                           frame, except);
   return n;
 }

@@ -37,6 +37,15 @@ guint      natter_hub_publish_all        (NatterHub        *self,
                                           const char       *frame,
                                           NatterConnection *except);
 
+/* A batch of publishes (the messages of one group commit): every
+ * connection written to between begin and end, and those given to
+ * batch_add, is corked and gets its frames in one write at end.
+ * Batches nest; the outermost end uncorks. */
+void       natter_hub_batch_begin        (NatterHub        *self);
+void       natter_hub_batch_add          (NatterHub        *self,
+                                          NatterConnection *connection);
+void       natter_hub_batch_end          (NatterHub        *self);
+
 /* Returns the connections of @token_hash, a new array holding references. */
 GPtrArray *natter_hub_dup_by_token       (NatterHub        *self,
                                           const char       *token_hash);

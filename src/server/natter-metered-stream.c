@@ -11,6 +11,10 @@
  * most this much per main-loop dispatch bounds what it buffers at once. */
 #define READ_BUDGET (64 * 1024)
 
+/* While corked, the output keeps up to this much in memory; past it,
+ * libsoup hears "would block" and queues in its own buffers as before. */
+#define CORK_LIMIT (64 * 1024)
+
 /* ---- input ------------------------------------------------------------ */
 
 #define NATTER_TYPE_METERED_INPUT (natter_metered_input_get_type ())
@@ -284,6 +288,14 @@ struct _NatterMeteredOutput
 
   GOutputStream *base;
   guint64        bytes_written;
+
+  /* Corking: frames written while corked are kept in @pending and go to
+   * the socket in one write at uncork, instead of one send() each. What
+   * the socket does not take then waits for it to become writable. */
+  GByteArray    *pending;
+  GSource       *flush_source;
+  gboolean       corked;
+  gboolean       broken;
 };
 
 static void natter_metered_output_pollable_init (GPollableOutputStreamInterface *iface);
@@ -307,6 +319,34 @@ natter_metered_output_write (GOutputStream  *stream,
   return n;
 }
 
+/* Writes what it can of @pending; FALSE when some is left. */
+static gboolean
+metered_output_flush_pending (NatterMeteredOutput *self)
+{
+  while (self->pending->len > 0 && !self->broken)
+    {
+      g_autoptr(GError) error = NULL;
+      gssize n = g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (self->base),
+                                                             self->pending->data, self->pending->len,
+                                                             NULL, &error);
+
+      if (n > 0)
+        {
+          self->bytes_written += n;
+          g_byte_array_remove_range (self->pending, 0, n);
+        }
+      else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        return FALSE;
+      else
+        {
+          /* Told to libsoup at its next write, which then closes. */
+          self->broken = TRUE;
+          g_byte_array_set_size (self->pending, 0);
+        }
+    }
+  return TRUE;
+}
+
 static gssize
 natter_metered_output_write_nonblocking (GPollableOutputStream  *stream,
                                          const void             *buffer,
@@ -314,9 +354,29 @@ natter_metered_output_write_nonblocking (GPollableOutputStream  *stream,
                                          GError                **error)
 {
   NatterMeteredOutput *self = NATTER_METERED_OUTPUT (stream);
-  gssize n = g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (self->base),
-                                                         buffer, count, NULL, error);
+  gssize n;
 
+  if (self->broken)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE, "connection broken");
+      return -1;
+    }
+
+  if (self->corked && self->pending->len + count <= CORK_LIMIT)
+    {
+      g_byte_array_append (self->pending, buffer, count);
+      return count;
+    }
+
+  /* Bytes must leave in order: what is pending goes first. */
+  if (!metered_output_flush_pending (self))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, "earlier frames pending");
+      return -1;
+    }
+
+  n = g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (self->base),
+                                                  buffer, count, NULL, error);
   if (n > 0)
     self->bytes_written += n;
   return n;
@@ -353,6 +413,8 @@ natter_metered_output_is_writable (GPollableOutputStream *stream)
 {
   NatterMeteredOutput *self = NATTER_METERED_OUTPUT (stream);
 
+  if (self->pending->len > 0 && !self->corked)
+    return FALSE;
   return g_pollable_output_stream_is_writable (G_POLLABLE_OUTPUT_STREAM (self->base));
 }
 
@@ -368,11 +430,58 @@ natter_metered_output_create_source (GPollableOutputStream *stream,
 }
 
 static void
+metered_output_stop_flushing (NatterMeteredOutput *self)
+{
+  if (self->flush_source != NULL)
+    {
+      g_source_destroy (self->flush_source);
+      g_clear_pointer (&self->flush_source, g_source_unref);
+    }
+}
+
+static gboolean
+metered_output_writable_cb (GObject  *base,
+                            gpointer  user_data)
+{
+  NatterMeteredOutput *self = user_data;
+
+  if (!metered_output_flush_pending (self))
+    return G_SOURCE_CONTINUE;
+
+  g_clear_pointer (&self->flush_source, g_source_unref);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+metered_output_uncork (NatterMeteredOutput *self)
+{
+  self->corked = FALSE;
+  if (metered_output_flush_pending (self) || self->flush_source != NULL)
+    return;
+
+  /* The peer reads slowly: finish when the socket has room. */
+  self->flush_source = g_pollable_output_stream_create_source (G_POLLABLE_OUTPUT_STREAM (self->base),
+                                                               NULL);
+  g_source_set_callback (self->flush_source, G_SOURCE_FUNC (metered_output_writable_cb),
+                         self, NULL);
+  g_source_attach (self->flush_source, g_main_context_get_thread_default ());
+}
+
+static void
+natter_metered_output_dispose (GObject *object)
+{
+  metered_output_stop_flushing (NATTER_METERED_OUTPUT (object));
+
+  G_OBJECT_CLASS (natter_metered_output_parent_class)->dispose (object);
+}
+
+static void
 natter_metered_output_finalize (GObject *object)
 {
   NatterMeteredOutput *self = NATTER_METERED_OUTPUT (object);
 
   g_clear_object (&self->base);
+  g_clear_pointer (&self->pending, g_byte_array_unref);
 
   G_OBJECT_CLASS (natter_metered_output_parent_class)->finalize (object);
 }
@@ -383,6 +492,7 @@ natter_metered_output_class_init (NatterMeteredOutputClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GOutputStreamClass *stream_class = G_OUTPUT_STREAM_CLASS (klass);
 
+  object_class->dispose = natter_metered_output_dispose;
   object_class->finalize = natter_metered_output_finalize;
   stream_class->write_fn = natter_metered_output_write;
   stream_class->flush = natter_metered_output_flush;
@@ -401,6 +511,7 @@ natter_metered_output_pollable_init (GPollableOutputStreamInterface *iface)
 static void
 natter_metered_output_init (NatterMeteredOutput *self)
 {
+  self->pending = g_byte_array_new ();
 }
 
 /* ---- the pair ----------------------------------------------------------- */
@@ -553,6 +664,26 @@ natter_metered_stream_get_bytes_read (NatterMeteredStream *self)
   g_return_val_if_fail (NATTER_IS_METERED_STREAM (self), 0);
 
   return self->input->bytes_read;
+}
+
+gboolean
+natter_metered_stream_cork (NatterMeteredStream *self)
+{
+  g_return_val_if_fail (NATTER_IS_METERED_STREAM (self), FALSE);
+
+  if (self->output->corked)
+    return FALSE;
+  self->output->corked = TRUE;
+  return TRUE;
+}
+
+void
+natter_metered_stream_uncork (NatterMeteredStream *self)
+{
+  g_return_if_fail (NATTER_IS_METERED_STREAM (self));
+
+  if (self->output->corked)
+    metered_output_uncork (self->output);
 }
 
 guint64

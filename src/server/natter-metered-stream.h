@@ -38,6 +38,13 @@ void                 natter_metered_stream_disarm         (NatterMeteredStream  
 /* From now on incoming data is read and thrown away; EOF still passes. */
 void                 natter_metered_stream_discard_input  (NatterMeteredStream        *self);
 
+/* Corks the output: what libsoup writes from now on (up to 64 KiB) is kept
+ * and written in one go at uncork, so a burst of frames for one
+ * connection costs one send() instead of one each. Returns FALSE if it
+ * was corked already. Bytes kept count as not written (backlog). */
+gboolean             natter_metered_stream_cork           (NatterMeteredStream        *self);
+void                 natter_metered_stream_uncork         (NatterMeteredStream        *self);
+
 guint64              natter_metered_stream_get_bytes_read    (NatterMeteredStream     *self);
 guint64              natter_metered_stream_get_bytes_written (NatterMeteredStream     *self);
 
