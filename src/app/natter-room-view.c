@@ -366,6 +366,8 @@ upload_to (NatterRoomView *self,
     return;
 
   transfer = natter_transfer_new_upload (self->session, room, file, NULL);
+  /* For Retry: a transfer does not tell its room. */
+  g_object_set_data_full (G_OBJECT (transfer), "natter-room", g_object_ref (room), g_object_unref);
   g_signal_connect_object (transfer, "notify::state", G_CALLBACK (on_transfer_state), self, G_CONNECT_SWAPPED);
   g_list_store_append (self->uploads, transfer);
   update_uploads_visible (self);
@@ -443,6 +445,31 @@ dismiss_transfer_action (GtkWidget  *widget,
         g_list_store_remove (self->uploads, i - 1);
     }
   update_uploads_visible (self);
+}
+
+static void
+retry_upload_action (GtkWidget  *widget,
+                     const char *action_name,
+                     GVariant   *parameter)
+{
+  NatterRoomView *self = NATTER_ROOM_VIEW (widget);
+  const char *uri = g_variant_get_string (parameter, NULL);
+
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->uploads)); i++)
+    {
+      g_autoptr(NatterTransfer) transfer = g_list_model_get_item (G_LIST_MODEL (self->uploads), i);
+      g_autofree char *transfer_uri = g_file_get_uri (natter_transfer_get_file (transfer));
+
+      if (natter_transfer_get_state (transfer) == NATTER_TRANSFER_STATE_FAILED &&
+          g_strcmp0 (transfer_uri, uri) == 0)
+        {
+          /* A failed upload does not resume: a new one asks the server anew. */
+          g_list_store_remove (self->uploads, i);
+          upload_to (self, g_object_get_data (G_OBJECT (transfer), "natter-room"),
+                     natter_transfer_get_file (transfer));
+          return;
+        }
+    }
 }
 
 static void
@@ -785,6 +812,7 @@ natter_room_view_class_init (NatterRoomViewClass *klass)
 
   gtk_widget_class_install_action (widget_class, "room.attach", NULL, attach_action);
   gtk_widget_class_install_action (widget_class, "room.dismiss-transfer", "s", dismiss_transfer_action);
+  gtk_widget_class_install_action (widget_class, "room.retry-upload", "s", retry_upload_action);
   /* A path or URI: asks, then sends it (the chooser, drop and paste do). */
   gtk_widget_class_install_action (widget_class, "room.send-file", "s", send_file_action);
 

@@ -12,6 +12,7 @@ struct _NatterTransferRow
   GtkWidget      *box;
   GtkLabel       *label;
   GtkProgressBar *progress;
+  GtkWidget      *retry_button;
   GtkWidget      *button;
 
   NatterTransfer *transfer;
@@ -66,6 +67,12 @@ update (NatterTransferRow *self)
   gtk_progress_bar_set_fraction (self->progress, total > 0 ? (double) bytes / total : 0);
   gtk_widget_set_visible (GTK_WIDGET (self->progress),
                           natter_transfer_get_state (self->transfer) != NATTER_TRANSFER_STATE_FAILED);
+  gtk_widget_set_visible (self->retry_button,
+                          natter_transfer_get_state (self->transfer) == NATTER_TRANSFER_STATE_FAILED);
+  /* The reason may be longer than the row is wide. */
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->label),
+                               natter_transfer_get_state (self->transfer) == NATTER_TRANSFER_STATE_FAILED
+                               ? text : NULL);
   if (natter_transfer_get_state (self->transfer) == NATTER_TRANSFER_STATE_FAILED)
     {
       gtk_widget_add_css_class (GTK_WIDGET (self->label), "error");
@@ -112,6 +119,22 @@ cancel_action (GtkWidget  *widget,
 }
 
 static void
+retry_action (GtkWidget  *widget,
+              const char *action_name,
+              GVariant   *parameter)
+{
+  NatterTransferRow *self = NATTER_TRANSFER_ROW (widget);
+  g_autofree char *uri = NULL;
+
+  if (self->transfer == NULL ||
+      natter_transfer_get_state (self->transfer) != NATTER_TRANSFER_STATE_FAILED)
+    return;
+  /* The room view starts it anew, in the room it was meant for. */
+  uri = g_file_get_uri (natter_transfer_get_file (self->transfer));
+  gtk_widget_activate_action (widget, "room.retry-upload", "s", uri);
+}
+
+static void
 natter_transfer_row_dispose (GObject *object)
 {
   NatterTransferRow *self = NATTER_TRANSFER_ROW (object);
@@ -135,9 +158,11 @@ natter_transfer_row_class_init (NatterTransferRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterTransferRow, box);
   gtk_widget_class_bind_template_child (widget_class, NatterTransferRow, label);
   gtk_widget_class_bind_template_child (widget_class, NatterTransferRow, progress);
+  gtk_widget_class_bind_template_child (widget_class, NatterTransferRow, retry_button);
   gtk_widget_class_bind_template_child (widget_class, NatterTransferRow, button);
 
   gtk_widget_class_install_action (widget_class, "transfer.cancel", NULL, cancel_action);
+  gtk_widget_class_install_action (widget_class, "transfer.retry", NULL, retry_action);
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
 }
 

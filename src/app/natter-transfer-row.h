@@ -1,5 +1,5 @@
 /* natter-transfer-row.h: a file on its way up: name, a progress bar, and
- * Cancel (or the reason it failed, and Dismiss). */
+ * Cancel (or the reason it failed, Retry and Dismiss). */
 #pragma once
 
 #include <adwaita.h>

@@ -143,6 +143,7 @@ typedef struct
   char              *url;
   const char        *tls_cert;  /* https/wss with these when set (borrowed) */
   const char        *tls_key;
+  guint64            max_file_bytes; /* the server's file limit when not 0 */
   NatterApplication *app;
   NatterWindow      *window;
   GPtrArray         *peers;     /* NatterSession: other people, via the library */
@@ -221,6 +222,8 @@ start_server (Fixture *fixture)
   config->send_burst = 1000;
   config->tls_cert_file = g_strdup (fixture->tls_cert);
   config->tls_key_file = g_strdup (fixture->tls_key);
+  if (fixture->max_file_bytes != 0)
+    config->max_file_bytes = fixture->max_file_bytes;
 
   fixture->server = natter_server_new (config);
   g_assert_true (natter_server_start (fixture->server, &error));
@@ -862,6 +865,154 @@ test_direct_message_and_leave (Fixture       *fixture,
   WAIT_UNTIL (g_strcmp0 (current_room_name (fixture), temporary) != 0);
 }
 
+/* The name of the room at @position of the room list. */
+static char *
+dup_room_at (Fixture *fixture,
+             guint    position)
+{
+  GListModel *rooms = natter_session_get_rooms (natter_application_get_session (fixture->app));
+  g_autoptr(NatterRoom) room = g_list_model_get_item (rooms, position);
+
+  return room != NULL ? g_strdup (natter_room_get_name (room)) : NULL;
+}
+
+static gboolean
+room_is_first (Fixture    *fixture,
+               const char *name)
+{
+  g_autofree char *first = dup_room_at (fixture, 0);
+
+  return g_strcmp0 (first, name) == 0;
+}
+
+/* TRUE when the room list shows @name selected. */
+static gboolean
+selected_room_is (Fixture    *fixture,
+                  const char *name)
+{
+  GtkListView *list = GTK_LIST_VIEW (_natter_window_get_room_list (fixture->window));
+  GtkSelectionModel *selection = gtk_list_view_get_model (list);
+  NatterRoom *room;
+
+  if (!GTK_IS_SINGLE_SELECTION (selection))
+    return FALSE;
+  room = gtk_single_selection_get_selected_item (GTK_SINGLE_SELECTION (selection));
+  return room != NULL && g_strcmp0 (natter_room_get_name (room), name) == 0;
+}
+
+static void
+test_rooms_by_activity (Fixture       *fixture,
+                        gconstpointer  user_data)
+{
+  g_autofree char *me = new_user_name ("lena");
+  g_autofree char *them = new_user_name ("milo");
+  g_autofree char *quiet = g_strdup_printf ("quiet-%s", me);
+  g_autofree char *busy = g_strdup_printf ("busy-%s", me);
+  NatterSession *peer;
+  g_autoptr(NatterMessage) first = NULL;
+  g_autoptr(NatterMessage) second = NULL;
+  NatterRoom *room;
+
+  sign_up_and_wait (fixture, me);
+  create_room_through_dialog (fixture, busy);
+  create_room_through_dialog (fixture, quiet);
+  type_and_send (fixture, "The quiet room speaks first");
+  WAIT_UNTIL (room_is_first (fixture, quiet));
+
+  /* Someone else writes in the other room: it moves to the top, and the
+   * room in view stays the selected one. */
+  peer = add_peer (fixture, them, busy);
+  first = natter_room_send_text (natter_session_lookup_room (peer, busy), "Anyone here?");
+  WAIT_UNTIL (room_is_first (fixture, busy));
+  g_assert_cmpstr (current_room_name (fixture), ==, quiet);
+  {
+    g_autofree char *next = dup_room_at (fixture, 1);
+    g_assert_cmpstr (next, ==, quiet);
+  }
+  WAIT_UNTIL (selected_room_is (fixture, quiet));
+
+  /* Writing in the quiet one brings it back up. */
+  room = natter_window_get_room (fixture->window);
+  type_and_send (fixture, "Back on top");
+  WAIT_UNTIL (message_sent (room, me, "Back on top"));
+  WAIT_UNTIL (room_is_first (fixture, quiet));
+
+  /* Older activity stays below newer: the peer's next message in the busy
+   * room moves it up again, without touching the others' order. */
+  second = natter_room_send_text (natter_session_lookup_room (peer, busy), "Still here");
+  WAIT_UNTIL (room_is_first (fixture, busy));
+  {
+    g_autofree char *next = dup_room_at (fixture, 1);
+    g_assert_cmpstr (next, ==, quiet);
+  }
+  save_snapshot (GTK_WIDGET (fixture->window), "rooms-by-activity");
+}
+
+/* TRUE when @room's members are exactly @users, in that order. */
+static gboolean
+members_are (NatterRoom         *room,
+             const char * const *users)
+{
+  GListModel *members = natter_room_get_members (room);
+  guint n = g_list_model_get_n_items (members);
+
+  if (n != g_strv_length ((char **) users))
+    return FALSE;
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(NatterMember) member = g_list_model_get_item (members, i);
+      if (g_strcmp0 (natter_member_get_user (member), users[i]) != 0)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+test_members_by_presence (Fixture       *fixture,
+                          gconstpointer  user_data)
+{
+  g_autofree char *me = new_user_name ("mia");
+  g_autofree char *early = new_user_name ("aaron");
+  g_autofree char *late = new_user_name ("zed");
+  g_autofree char *room_name = g_strdup_printf ("team-%s", me);
+  NatterSession *session;
+  NatterSession *leaving;
+  NatterRoom *room;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  sign_up_and_wait (fixture, me);
+  session = natter_application_get_session (fixture->app);
+  create_room_through_dialog (fixture, room_name);
+  room = natter_window_get_room (fixture->window);
+  leaving = add_peer (fixture, early, room_name);
+  add_peer (fixture, late, room_name);
+
+  /* Everyone online: by name. */
+  natter_session_fetch_members_async (session, room, NULL, store_result, &result);
+  WAIT_UNTIL (result != NULL);
+  g_assert_true (natter_session_fetch_members_finish (session, result, &error));
+  g_assert_no_error (error);
+  {
+    const char *order[] = { early, me, late, NULL };
+    WAIT_UNTIL (members_are (room, order));
+  }
+
+  /* One of them goes offline: below the ones online, and back on top of
+   * the list when they return. */
+  natter_session_stop (leaving);
+  {
+    const char *order[] = { me, late, early, NULL };
+    WAIT_UNTIL (members_are (room, order));
+  }
+  g_assert_true (natter_session_start (leaving, &error));
+  g_assert_no_error (error);
+  {
+    const char *order[] = { early, me, late, NULL };
+    WAIT_UNTIL (members_are (room, order));
+  }
+}
+
 static void
 test_load_older (Fixture       *fixture,
                  gconstpointer  user_data)
@@ -1366,6 +1517,67 @@ test_file_to_second_client (Fixture       *fixture,
   gtk_window_destroy (GTK_WINDOW (other));
 }
 
+/* An upload the server refuses shows why, and Retry sends it again. */
+static void
+test_upload_refused_and_retried (Fixture       *fixture,
+                                 gconstpointer  user_data)
+{
+  g_autofree char *me = new_user_name ("cleo");
+  g_autofree char *room_name = g_strdup_printf ("big-%s", me);
+  g_autofree char *path = g_build_filename (tmp_dir, "big-scan.bin", NULL);
+  g_autofree char *data = g_malloc0 (2 * 1024 * 1024);
+  g_autoptr(NatterTransfer) upload = NULL;
+  g_autoptr(GError) error = NULL;
+  GListModel *uploads;
+  NatterSendFileDialog *dialog;
+  GtkWidget *row;
+  GtkWidget *label;
+  NatterMessage *message;
+  NatterRoom *room;
+
+  g_assert_true (g_file_set_contents (path, data, 2 * 1024 * 1024, &error));
+  g_assert_no_error (error);
+  /* A server that takes files up to 1 MiB. */
+  stop_server (fixture);
+  fixture->max_file_bytes = 1024 * 1024;
+  start_server (fixture);
+
+  sign_up_and_wait (fixture, me);
+  create_room_through_dialog (fixture, room_name);
+  room = natter_window_get_room (fixture->window);
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (room_view (fixture)), "room.send-file", "s", path));
+  WAIT_UNTIL ((dialog = (NatterSendFileDialog *) find_toplevel (NATTER_TYPE_SEND_FILE_DIALOG)) != NULL);
+  WAIT_UNTIL (natter_send_file_dialog_get_ready (dialog));
+  g_signal_emit_by_name (find_button (GTK_WIDGET (dialog), "_Send"), "clicked");
+
+  uploads = _natter_room_view_get_uploads (room_view (fixture));
+  g_assert_cmpuint (g_list_model_get_n_items (uploads), ==, 1);
+  upload = g_list_model_get_item (uploads, 0);
+  WAIT_UNTIL (natter_transfer_get_state (upload) == NATTER_TRANSFER_STATE_FAILED);
+  WAIT_UNTIL ((row = find_widget_of_type (GTK_WIDGET (fixture->window), NATTER_TYPE_TRANSFER_ROW)) != NULL &&
+              gtk_widget_get_mapped (row));
+  label = find_widget_of_type (row, GTK_TYPE_LABEL);
+  g_assert_nonnull (strstr (gtk_label_get_label (GTK_LABEL (label)), "big-scan.bin"));
+  g_assert_nonnull (strstr (gtk_label_get_label (GTK_LABEL (label)), "File too large: limit is"));
+  g_assert_nonnull (find_button (row, "_Retry"));
+  g_assert_true (gtk_widget_get_visible (find_button (row, "_Retry")));
+  save_snapshot (GTK_WIDGET (fixture->window), "upload-refused");
+  g_assert_null (find_file_message (room, "big-scan.bin"));
+
+  /* The limit is raised; Retry starts it anew and it arrives. */
+  stop_server (fixture);
+  fixture->max_file_bytes = 0;
+  start_server (fixture);
+  WAIT_UNTIL (natter_session_get_state (natter_application_get_session (fixture->app)) == NATTER_SESSION_STATE_ONLINE);
+  g_assert_true (gtk_widget_activate_action (row, "transfer.retry", NULL));
+  WAIT_UNTIL ((message = find_file_message (room, "big-scan.bin")) != NULL &&
+              natter_message_get_state (message) == NATTER_MESSAGE_STATE_SENT);
+  g_assert_cmpint (natter_message_get_file_size (message), ==, 2 * 1024 * 1024);
+  /* The failed one is gone from the list; the new one is done and gone too. */
+  WAIT_UNTIL (g_list_model_get_n_items (uploads) == 0);
+}
+
 static GLogWriterOutput
 debug_writer (GLogLevelFlags   level,
               const GLogField *fields,
@@ -1425,7 +1637,10 @@ main (int   argc,
   g_test_add ("/app/files/confirm", Fixture, NULL, fixture_set_up, test_send_file_confirm, fixture_tear_down);
   g_test_add ("/app/files/paste-image", Fixture, NULL, fixture_set_up, test_paste_image, fixture_tear_down);
   g_test_add ("/app/files/to-second-client", Fixture, NULL, fixture_set_up, test_file_to_second_client, fixture_tear_down);
+  g_test_add ("/app/files/upload-refused-and-retried", Fixture, NULL, fixture_set_up, test_upload_refused_and_retried, fixture_tear_down);
   g_test_add ("/app/quick-switcher", Fixture, NULL, fixture_set_up, test_quick_switcher, fixture_tear_down);
+  g_test_add ("/app/lists/rooms-by-activity", Fixture, NULL, fixture_set_up, test_rooms_by_activity, fixture_tear_down);
+  g_test_add ("/app/lists/members-by-presence", Fixture, NULL, fixture_set_up, test_members_by_presence, fixture_tear_down);
 
   ret = g_test_run ();
   remove_tree (tmp_dir);
