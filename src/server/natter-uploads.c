@@ -86,6 +86,12 @@ typedef struct
   GCond              drained;
   gsize              queued;        /* bytes handed over, not yet written */
   guint64            disk_offset;   /* bytes in the file (and in ->sha) */
+  /* Every SAVE_INTERVAL_BYTES the writer leaves a copy of its hash state
+   * here (under ->lock) for the main thread to save, so that saving never
+   * waits for the writer. */
+  struct sha256_ctx  snapshot_sha;
+  guint64            snapshot_offset;
+  gboolean           snapshot_ready;
   int                write_failed;  /* atomic */
   int                write_errno;
 
@@ -782,6 +788,12 @@ writer_thread (gpointer data)
       patch->disk_offset += written;
 
       g_mutex_lock (&patch->lock);
+      if (patch->disk_offset - patch->snapshot_offset >= SAVE_INTERVAL_BYTES)
+        {
+          patch->snapshot_sha = patch->sha;
+          patch->snapshot_offset = patch->disk_offset;
+          patch->snapshot_ready = TRUE;
+        }
       patch->queued -= total;
       g_cond_signal (&patch->drained);
       g_mutex_unlock (&patch->lock);
@@ -955,13 +967,28 @@ patch_got_chunk_cb (SoupServerMessage *msg,
     }
 
   /* A crash loses the hash state of the PATCH in flight, and the resume
-   * hashes again what arrived since the last save: keep that short. */
-  if (patch->offset - patch->saved_offset >= SAVE_INTERVAL_BYTES)
+   * hashes again what arrived since the last save: keep that short. The
+   * writer thread leaves a state every SAVE_INTERVAL_BYTES; stopping it to
+   * take one would stall the main loop each time. */
+  if (patch->writer != NULL)
     {
-      if (!patch_drain (patch))
-        return;
-      db_save_hash_state (patch->self, patch->id, &patch->sha, patch->offset);
-      patch->saved_offset = patch->offset;
+      struct sha256_ctx sha;
+      guint64 offset = 0;
+
+      memset (&sha, 0, sizeof sha);
+      g_mutex_lock (&patch->lock);
+      if (patch->snapshot_ready)
+        {
+          sha = patch->snapshot_sha;
+          offset = patch->snapshot_offset;
+          patch->snapshot_ready = FALSE;
+        }
+      g_mutex_unlock (&patch->lock);
+      if (offset > patch->saved_offset)
+        {
+          db_save_hash_state (patch->self, patch->id, &sha, offset);
+          patch->saved_offset = offset;
+        }
     }
 }
 
@@ -1021,6 +1048,7 @@ patch_open (Patch     *patch,
   patch->offset = st.st_size;
   patch->disk_offset = st.st_size;
   patch->saved_offset = st.st_size;
+  patch->snapshot_offset = st.st_size;
 
   if (row->hash_state != NULL && g_bytes_get_size (row->hash_state) == sizeof patch->sha &&
       row->hash_offset <= (guint64) st.st_size)
