@@ -1,5 +1,7 @@
 /* natter-members-popover.c: asks the server for fresh presence each time it
- * opens; the room's member model updates the rows live afterwards. */
+ * opens; the room's member model updates the rows live afterwards. The room
+ * keeps its members in order (online first, then by name) as presence
+ * changes, so the list shows that model as it is. */
 
 #include <glib/gi18n.h>
 
@@ -15,30 +17,16 @@ struct _NatterMembersPopover
 
   NatterSession  *session;
   NatterRoom     *room;
-  GtkSortListModel *sorted;
+  GListModel     *members;
   GCancellable   *cancellable;
 };
 
 G_DEFINE_FINAL_TYPE (NatterMembersPopover, natter_members_popover, GTK_TYPE_POPOVER)
 
-static int
-compare_members (gconstpointer a,
-                 gconstpointer b,
-                 gpointer      user_data)
-{
-  NatterMember *ma = NATTER_MEMBER ((gpointer) a);
-  NatterMember *mb = NATTER_MEMBER ((gpointer) b);
-  gboolean oa = natter_member_get_online (ma), ob = natter_member_get_online (mb);
-
-  if (oa != ob)
-    return oa ? -1 : 1;
-  return g_strcmp0 (natter_member_get_user (ma), natter_member_get_user (mb));
-}
-
 static void
 update_heading (NatterMembersPopover *self)
 {
-  guint n = self->sorted != NULL ? g_list_model_get_n_items (G_LIST_MODEL (self->sorted)) : 0;
+  guint n = self->members != NULL ? g_list_model_get_n_items (self->members) : 0;
   g_autofree char *text = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u Member", "%u Members", n), n);
 
   gtk_label_set_label (self->heading, text);
@@ -107,8 +95,6 @@ void
 natter_members_popover_set_room (NatterMembersPopover *self,
                                  NatterRoom           *room)
 {
-  GtkSorter *sorter;
-
   g_return_if_fail (NATTER_IS_MEMBERS_POPOVER (self));
 
   if (self->room == room)
@@ -116,17 +102,19 @@ natter_members_popover_set_room (NatterMembersPopover *self,
   g_set_object (&self->room, room);
 
   gtk_list_view_set_model (self->list_view, NULL);
-  if (self->sorted != NULL)
-    g_signal_handlers_disconnect_by_data (self->sorted, self);
-  g_clear_object (&self->sorted);
+  if (self->members != NULL)
+    g_signal_handlers_disconnect_by_data (self->members, self);
+  g_clear_object (&self->members);
   if (room == NULL)
-    return;
+    {
+      update_heading (self);
+      return;
+    }
 
-  sorter = GTK_SORTER (gtk_custom_sorter_new (compare_members, NULL, NULL));
-  self->sorted = gtk_sort_list_model_new (g_object_ref (natter_room_get_members (room)), sorter);
-  g_signal_connect_object (self->sorted, "items-changed", G_CALLBACK (update_heading), self, G_CONNECT_SWAPPED);
+  self->members = g_object_ref (natter_room_get_members (room));
+  g_signal_connect_object (self->members, "items-changed", G_CALLBACK (update_heading), self, G_CONNECT_SWAPPED);
   gtk_list_view_set_model (self->list_view,
-                           GTK_SELECTION_MODEL (gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->sorted)))));
+                           GTK_SELECTION_MODEL (gtk_no_selection_new (g_object_ref (self->members))));
   update_heading (self);
 }
 
@@ -139,7 +127,9 @@ natter_members_popover_dispose (GObject *object)
   g_clear_object (&self->cancellable);
   if (self->list_view != NULL)
     gtk_list_view_set_model (self->list_view, NULL);
-  g_clear_object (&self->sorted);
+  if (self->members != NULL)
+    g_signal_handlers_disconnect_by_data (self->members, self);
+  g_clear_object (&self->members);
   g_clear_object (&self->room);
   g_clear_object (&self->session);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_MEMBERS_POPOVER);

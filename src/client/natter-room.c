@@ -34,6 +34,8 @@ struct _NatterRoom
 
 G_DEFINE_FINAL_TYPE (NatterRoom, natter_room, G_TYPE_OBJECT)
 
+static void unwatch_members (NatterRoom *self);
+
 enum {
   PROP_0,
   PROP_NAME,
@@ -65,6 +67,8 @@ natter_room_dispose (GObject *object)
     g_object_remove_weak_pointer (G_OBJECT (self->session), (gpointer *) &self->session);
   self->session = NULL;
   g_clear_object (&self->timeline);
+  if (self->members != NULL)
+    unwatch_members (self);
   g_clear_object (&self->members);
   if (self->typing != NULL)
     {
@@ -275,13 +279,18 @@ find_member (NatterRoom *self,
   return FALSE;
 }
 
+/* Online first, then by name: who can answer now comes first. */
 static int
 compare_members (gconstpointer a,
                  gconstpointer b,
                  gpointer      user_data)
 {
-  return g_strcmp0 (natter_member_get_user ((NatterMember *) a),
-                    natter_member_get_user ((NatterMember *) b));
+  NatterMember *ma = (NatterMember *) a;
+  NatterMember *mb = (NatterMember *) b;
+
+  if (natter_member_get_online (ma) != natter_member_get_online (mb))
+    return natter_member_get_online (ma) ? -1 : 1;
+  return g_strcmp0 (natter_member_get_user (ma), natter_member_get_user (mb));
 }
 
 static int
@@ -292,14 +301,70 @@ compare_member_ptrs (gconstpointer a,
   return compare_members (*(gconstpointer *) a, *(gconstpointer *) b, user_data);
 }
 
+/* A member came online or went offline: it moves to its new place, as
+ * one removal and one insertion, and only when its place changed. */
+static void
+on_member_online (NatterRoom   *self,
+                  GParamSpec   *pspec,
+                  NatterMember *member)
+{
+  GListModel *model = G_LIST_MODEL (self->members);
+  guint n = g_list_model_get_n_items (model);
+  guint position;
+  gboolean in_order = TRUE;
+
+  if (!g_list_store_find (self->members, member, &position))
+    return;
+  if (position > 0)
+    {
+      g_autoptr(NatterMember) before = g_list_model_get_item (model, position - 1);
+      in_order = compare_members (before, member, NULL) < 0;
+    }
+  if (in_order && position + 1 < n)
+    {
+      g_autoptr(NatterMember) after = g_list_model_get_item (model, position + 1);
+      in_order = compare_members (member, after, NULL) < 0;
+    }
+  if (in_order)
+    return;
+
+  g_object_ref (member);
+  g_list_store_remove (self->members, position);
+  g_list_store_insert_sorted (self->members, member, compare_members, NULL);
+  g_object_unref (member);
+}
+
+static void
+watch_member (NatterRoom   *self,
+              NatterMember *member)
+{
+  g_signal_connect_object (member, "notify::online", G_CALLBACK (on_member_online),
+                           self, G_CONNECT_SWAPPED);
+}
+
+static void
+unwatch_members (NatterRoom *self)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->members));
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(NatterMember) member = g_list_model_get_item (G_LIST_MODEL (self->members), i);
+      g_signal_handlers_disconnect_by_func (member, on_member_online, self);
+    }
+}
+
 void
 _natter_room_set_members (NatterRoom *self,
                           GPtrArray  *members)
 {
+  unwatch_members (self);
   g_ptr_array_sort_with_data (members, compare_member_ptrs, NULL);
   g_list_store_splice (self->members, 0,
                        g_list_model_get_n_items (G_LIST_MODEL (self->members)),
                        members->pdata, members->len);
+  for (guint i = 0; i < members->len; i++)
+    watch_member (self, g_ptr_array_index (members, i));
   _natter_room_set_n_members (self, members->len);
 }
 
@@ -312,6 +377,7 @@ _natter_room_add_member (NatterRoom   *self,
   if (find_member (self, natter_member_get_user (member), &position))
     return;
   g_list_store_insert_sorted (self->members, member, compare_members, NULL);
+  watch_member (self, member);
   _natter_room_set_n_members (self, self->n_members + 1);
 }
 
@@ -320,9 +386,12 @@ _natter_room_remove_member (NatterRoom *self,
                             const char *user)
 {
   guint position;
+  g_autoptr(NatterMember) member = NULL;
 
   if (!find_member (self, user, &position))
     return;
+  member = g_list_model_get_item (G_LIST_MODEL (self->members), position);
+  g_signal_handlers_disconnect_by_func (member, on_member_online, self);
   g_list_store_remove (self->members, position);
   if (self->n_members > 0)
     _natter_room_set_n_members (self, self->n_members - 1);

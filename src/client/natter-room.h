@@ -43,7 +43,8 @@ gint64          natter_room_get_last_ts       (NatterRoom   *self);
 /* Transfer none: the room's timeline (GListModel of NatterMessage). */
 NatterTimeline *natter_room_get_timeline      (NatterRoom   *self);
 /* Transfer none: GListModel of NatterMember, kept up to date from member
- * and presence events once the room is joined. */
+ * and presence events once the room is joined; online members first, then
+ * by name, re-sorted when someone's presence changes. */
 GListModel     *natter_room_get_members       (NatterRoom   *self);
 /* The users typing now (not the session's user), NULL-terminated; owned by
  * the room. Each entry expires 6 s after its last "typing" event. */

@@ -438,10 +438,41 @@ compare_rooms (gconstpointer a,
   NatterRoom *ra = (NatterRoom *) a;
   NatterRoom *rb = (NatterRoom *) b;
 
-  /* Rooms first, then DMs; each by the name shown. */
-  if (natter_room_get_is_dm (ra) != natter_room_get_is_dm (rb))
-    return natter_room_get_is_dm (ra) ? 1 : -1;
+  /* Newest activity first, as in every chat app; rooms and DMs mixed.
+   * Rooms without messages follow, by the name shown. */
+  if (natter_room_get_last_ts (ra) != natter_room_get_last_ts (rb))
+    return natter_room_get_last_ts (ra) > natter_room_get_last_ts (rb) ? -1 : 1;
   return g_utf8_collate (natter_room_get_display_name (ra), natter_room_get_display_name (rb));
+}
+
+/* A room's newest message changed: it moves up the list. Most messages
+ * arrive in the room already on top, which costs one comparison. */
+static void
+on_room_activity (NatterSession *self,
+                  GParamSpec    *pspec,
+                  NatterRoom    *room)
+{
+  GListModel *rooms = G_LIST_MODEL (self->rooms);
+  guint position;
+
+  {
+    g_autoptr(NatterRoom) first = g_list_model_get_item (rooms, 0);
+
+    if (first == room)
+      return;
+  }
+  if (!g_list_store_find (self->rooms, room, &position))
+    return;
+  {
+    g_autoptr(NatterRoom) before = g_list_model_get_item (rooms, position - 1);
+
+    if (compare_rooms (before, room, NULL) <= 0)
+      return;
+  }
+  g_object_ref (room);
+  g_list_store_remove (self->rooms, position);
+  g_list_store_insert_sorted (self->rooms, room, compare_rooms, NULL);
+  g_object_unref (room);
 }
 
 static void
@@ -489,6 +520,8 @@ ensure_room (NatterSession *self,
     }
   g_hash_table_insert (self->rooms_by_name, g_strdup (name), room);
   g_list_store_insert_sorted (self->rooms, room, compare_rooms, NULL);
+  g_signal_connect_object (room, "notify::last-ts", G_CALLBACK (on_room_activity),
+                           self, G_CONNECT_SWAPPED);
   return room;
 }
 
@@ -506,6 +539,7 @@ forget_room (NatterSession *self,
   if (self->cache != NULL)
     natter_cache_set_joined (self->cache, name, FALSE);
   _natter_room_set_joined (room, FALSE);
+  g_signal_handlers_disconnect_by_func (room, on_room_activity, self);
   if (g_list_store_find (self->rooms, room, &position))
     g_list_store_remove (self->rooms, position);
   g_hash_table_remove (self->rooms_by_name, name);

@@ -45,10 +45,11 @@ NatterSessionState  natter_session_get_state      (NatterSession     *self);
 gint64              natter_session_get_retry_at   (NatterSession     *self);
 /* Messages in the outbox still to be acknowledged (failed ones excluded). */
 guint               natter_session_get_pending    (NatterSession     *self);
-/* Transfer none: the joined rooms (GListModel of NatterRoom): rooms first,
- * then DMs, each sorted by display name; positions stay stable as messages
- * arrive (wrap it in a GtkSortListModel on :last-ts for recency). Filled
- * from the cache by natter_session_start() before the network answers. */
+/* Transfer none: the joined rooms (GListModel of NatterRoom), newest
+ * activity (:last-ts) first, rooms and DMs mixed; rooms without messages
+ * last, by display name. A room moves up when a message arrives in it.
+ * Filled from the cache by natter_session_start() before the network
+ * answers. */
 GListModel         *natter_session_get_rooms      (NatterSession     *self);
 /* Transfer none: the joined room called @name, or NULL. */
 NatterRoom         *natter_session_lookup_room    (NatterSession     *self,

@@ -1578,6 +1578,128 @@ test_upload_refused_and_retried (Fixture       *fixture,
   WAIT_UNTIL (g_list_model_get_n_items (uploads) == 0);
 }
 
+/* A second client: its own window with a room view on @peer's session. */
+static GtkWidget *
+open_second_client (NatterSession *peer,
+                    const char    *room_name)
+{
+  GtkWidget *window = gtk_window_new ();
+  NatterRoomView *view = g_object_new (NATTER_TYPE_ROOM_VIEW, NULL);
+
+  gtk_window_set_default_size (GTK_WINDOW (window), 720, 560);
+  gtk_window_set_child (GTK_WINDOW (window), GTK_WIDGET (view));
+  natter_room_view_set_session (view, peer);
+  natter_room_view_set_room (view, natter_session_lookup_room (peer, room_name));
+  gtk_window_present (GTK_WINDOW (window));
+  WAIT_UNTIL (gtk_widget_get_mapped (window));
+  return window;
+}
+
+static void
+close_second_client (GtkWidget *window)
+{
+  NatterRoomView *view = NATTER_ROOM_VIEW (gtk_window_get_child (GTK_WINDOW (window)));
+
+  natter_room_view_set_room (view, NULL);
+  natter_room_view_set_session (view, NULL);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+/* Someone else (the library) sends @path to @room_name. */
+static void
+peer_sends_file (NatterSession *peer,
+                 const char    *room_name,
+                 const char    *path)
+{
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(NatterTransfer) upload = natter_transfer_new_upload (peer, natter_session_lookup_room (peer, room_name),
+                                                                 file, NULL);
+
+  natter_transfer_start (upload);
+  WAIT_UNTIL (natter_transfer_get_state (upload) == NATTER_TRANSFER_STATE_DONE);
+}
+
+/* An image someone sends shows inline as a thumbnail, made off the main
+ * thread; a download can be stopped, shows why, and Retry gets it. */
+static void
+test_received_image_and_download_cancel (Fixture       *fixture,
+                                         gconstpointer  user_data)
+{
+  g_autofree char *me = new_user_name ("dora");
+  g_autofree char *them = new_user_name ("emil");
+  g_autofree char *room_name = g_strdup_printf ("album-%s", me);
+  g_autofree char *image_path = g_build_filename (tmp_dir, "lighthouse.png", NULL);
+  g_autofree char *big_path = g_build_filename (tmp_dir, "archive.bin", NULL);
+  g_autofree char *saved_path = g_build_filename (tmp_dir, "saved-archive.bin", NULL);
+  g_autoptr(GFile) saved = g_file_new_for_path (saved_path);
+  g_autofree guint32 *data = NULL;
+  g_autofree char *sha = NULL;
+  g_autofree char *cached_path = NULL;
+  g_autofree char *cached_sha = NULL;
+  g_autoptr(GError) error = NULL;
+  const gsize n_words = 8 * 1024 * 1024 / sizeof (guint32);
+  NatterSession *peer;
+  NatterFileRow *row;
+  NatterTransfer *download;
+  GdkPaintable *thumbnail;
+
+  write_test_image (image_path, 1600, 1200);
+  data = g_new (guint32, n_words);
+  for (gsize i = 0; i < n_words; i++)
+    data[i] = g_random_int ();
+  g_assert_true (g_file_set_contents (big_path, (const char *) data, n_words * sizeof (guint32), &error));
+  g_assert_no_error (error);
+  sha = sha256_of_file (big_path);
+
+  sign_up_and_wait (fixture, me);
+  create_room_through_dialog (fixture, room_name);
+  peer = add_peer (fixture, them, room_name);
+
+  peer_sends_file (peer, room_name, image_path);
+  WAIT_UNTIL ((row = find_file_row (GTK_WIDGET (fixture->window), "lighthouse.png")) != NULL);
+  WAIT_UNTIL ((thumbnail = _natter_file_row_get_thumbnail (row)) != NULL);
+  g_assert_cmpint (gdk_paintable_get_intrinsic_width (thumbnail), <=, 256);
+  g_assert_cmpint (gdk_paintable_get_intrinsic_height (thumbnail), <=, 256);
+  g_assert_cmpint (gdk_paintable_get_intrinsic_width (thumbnail), >, 0);
+
+  /* A large file is not fetched until asked for. */
+  peer_sends_file (peer, room_name, big_path);
+  WAIT_UNTIL ((row = find_file_row (GTK_WIDGET (fixture->window), "archive.bin")) != NULL);
+  g_assert_null (natter_file_row_get_transfer (row));
+  save_snapshot (GTK_WIDGET (fixture->window), "file-rows");
+
+  /* Save As…, then Stop at once: the row says so and offers Retry. */
+  natter_file_row_save_to (row, saved);
+  download = natter_file_row_get_transfer (row);
+  g_assert_nonnull (download);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (row), "file.cancel", NULL));
+  WAIT_UNTIL (natter_transfer_get_state (download) == NATTER_TRANSFER_STATE_FAILED);
+  g_assert_nonnull (strstr (_natter_file_row_get_detail (row), "Download failed: "));
+  g_assert_true (gtk_widget_get_visible (find_button (GTK_WIDGET (row), "_Retry")));
+  save_snapshot (GTK_WIDGET (fixture->window), "download-stopped");
+  spin (5);
+  g_assert_false (g_file_test (saved_path, G_FILE_TEST_EXISTS));
+
+  /* Retry: the whole file, the same bytes. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (row), "file.retry", NULL));
+  download = natter_file_row_get_transfer (row);
+  WAIT_UNTIL (natter_transfer_get_state (download) == NATTER_TRANSFER_STATE_DONE);
+  cached_path = g_file_get_path (natter_transfer_get_file (download));
+  cached_sha = sha256_of_file (cached_path);
+  g_assert_cmpstr (cached_sha, ==, sha);
+  g_assert_false (gtk_widget_get_visible (find_button (GTK_WIDGET (row), "_Retry")));
+
+  /* The other client's view of the same room shows the same rows. */
+  {
+    GtkWidget *other = open_second_client (peer, room_name);
+    NatterFileRow *other_row;
+
+    WAIT_UNTIL ((other_row = find_file_row (other, "lighthouse.png")) != NULL &&
+                _natter_file_row_get_thumbnail (other_row) != NULL);
+    close_second_client (other);
+  }
+}
+
 static GLogWriterOutput
 debug_writer (GLogLevelFlags   level,
               const GLogField *fields,
@@ -1637,6 +1759,7 @@ main (int   argc,
   g_test_add ("/app/files/confirm", Fixture, NULL, fixture_set_up, test_send_file_confirm, fixture_tear_down);
   g_test_add ("/app/files/paste-image", Fixture, NULL, fixture_set_up, test_paste_image, fixture_tear_down);
   g_test_add ("/app/files/to-second-client", Fixture, NULL, fixture_set_up, test_file_to_second_client, fixture_tear_down);
+  g_test_add ("/app/files/received-image-and-download-cancel", Fixture, NULL, fixture_set_up, test_received_image_and_download_cancel, fixture_tear_down);
   g_test_add ("/app/files/upload-refused-and-retried", Fixture, NULL, fixture_set_up, test_upload_refused_and_retried, fixture_tear_down);
   g_test_add ("/app/quick-switcher", Fixture, NULL, fixture_set_up, test_quick_switcher, fixture_tear_down);
   g_test_add ("/app/lists/rooms-by-activity", Fixture, NULL, fixture_set_up, test_rooms_by_activity, fixture_tear_down);
