@@ -5,6 +5,7 @@
  * nothing here holds a large file in memory. */
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <sqlite3.h>
 #include <string.h>
 
 #include "natter-files.h"
@@ -624,6 +625,76 @@ test_resume_after_restart (Fixture       *f,
   g_assert_cmpstr (got_sha, ==, sha);
 }
 
+/* The hash state saved while a long PATCH is still streaming (every
+ * 64 MiB, taken by the writer thread) is right for its offset: a crash that
+ * lost every later save (simulated by putting that state back after a
+ * clean stop) still resumes to the right SHA-256, hashing again only the
+ * bytes after it. */
+static void
+test_resume_from_saved_hash_state (Fixture       *f,
+                                   gconstpointer  data)
+{
+  const goffset size = 88 * MiB, first = 80 * MiB;
+  g_autofree char *sha = NULL;
+  g_autofree char *path = make_file (f, size, 9, &sha);
+  g_autofree char *db_path = g_build_filename (f->ts->data_dir, "files.db", NULL);
+  g_autofree char *id = NULL;
+  g_autofree char *head = NULL;
+  g_autofree char *contents = NULL;
+  g_autofree char *file_sha = NULL;
+  g_autoptr(GBytes) state = NULL;
+  gint64 state_offset = 0;
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  gsize len;
+  OffsetWait w;
+  Raw *raw;
+
+  g_assert_true (g_file_get_contents (path, &contents, &len, NULL));
+  g_assert_cmpuint (create_upload (f, f->alice, "general", "long.bin", size, &id), ==, 201);
+  head = g_strdup_printf ("PATCH /api/v1/uploads/%s HTTP/1.1\r\nHost: x\r\n"
+                          "Authorization: Bearer %s\r\nTus-Resumable: 1.0.0\r\n"
+                          "Upload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\n"
+                          "Content-Length: %" G_GINT64_FORMAT "\r\n\r\n", id, f->alice, size);
+  raw = raw_send (f, head, (const guint8 *) contents, first);
+  w = (OffsetWait) { f, id, first };
+  g_assert_true (natter_test_wait (offset_reached, &w, NATTER_TEST_TIMEOUT_MS));
+
+  /* The PATCH is still open: what files.db holds now was saved mid-way. */
+  g_assert_cmpint (sqlite3_open_v2 (db_path, &db, SQLITE_OPEN_READWRITE, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT hash_state, hash_offset FROM uploads WHERE id = ?",
+                                       -1, &stmt, NULL), ==, SQLITE_OK);
+  sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  g_assert_cmpint (sqlite3_column_type (stmt, 0), ==, SQLITE_BLOB);
+  state = g_bytes_new (sqlite3_column_blob (stmt, 0), sqlite3_column_bytes (stmt, 0));
+  state_offset = sqlite3_column_int64 (stmt, 1);
+  sqlite3_finalize (stmt);
+  g_test_message ("hash state saved mid-PATCH at %" G_GINT64_FORMAT, state_offset);
+  g_assert_cmpint (state_offset, >=, 64 * MiB);
+  g_assert_cmpint (state_offset, <=, first);
+
+  natter_test_server_stop (f->ts);
+  raw_free (raw);
+
+  /* As if the server had crashed after that save. */
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "UPDATE uploads SET hash_state = ?, hash_offset = ?"
+                                           " WHERE id = ?", -1, &stmt, NULL), ==, SQLITE_OK);
+  sqlite3_bind_blob (stmt, 1, g_bytes_get_data (state, NULL), g_bytes_get_size (state),
+                     SQLITE_TRANSIENT);
+  sqlite3_bind_int64 (stmt, 2, state_offset);
+  sqlite3_bind_text (stmt, 3, id, -1, SQLITE_TRANSIENT);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_DONE);
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+
+  natter_test_server_start (f->ts);
+  g_assert_cmpint (head_offset (f, f->alice, id), ==, first);
+  g_assert_cmpuint (patch_file (f, f->alice, id, path, first, size - first, NULL, &file_sha, NULL),
+                    ==, 204);
+  g_assert_cmpstr (file_sha, ==, sha);
+}
+
 /* An upload cut without a restart resumes from the server's offset too. */
 static void
 test_resume_after_cut (Fixture       *f,
@@ -993,6 +1064,7 @@ main (int   argc,
   ADD ("round-trip/200MiB", test_round_trip_200m, NULL);
   ADD ("resume/after-restart", test_resume_after_restart, NULL);
   ADD ("resume/after-cut", test_resume_after_cut, NULL);
+  ADD ("resume/saved-hash-state", test_resume_from_saved_hash_state, NULL);
   ADD ("range", test_range, NULL);
   ADD ("non-member", test_non_member, NULL);
   ADD ("auth", test_auth, NULL);
