@@ -44,6 +44,8 @@ GListModel             *_natter_room_view_get_uploads    (NatterRoomView   *self
 /* What a file row shows: the name, and the size, progress or failure. */
 const char             *_natter_file_row_get_name        (NatterFileRow    *self);
 const char             *_natter_file_row_get_detail      (NatterFileRow    *self);
+/* The inline thumbnail shown, or NULL. */
+GdkPaintable           *_natter_file_row_get_thumbnail   (NatterFileRow    *self);
 /* Sends @file to the room in view, as the attach button and a drop do. */
 void                    _natter_room_view_upload_file    (NatterRoomView   *self,
                                                           GFile            *file);

@@ -97,6 +97,7 @@ update_thumbnail (NatterFileRow *self)
       double scale = MIN (1.0, (double) THUMBNAIL_MAX / MAX (1, MAX (width, height)));
 
       gtk_widget_set_size_request (GTK_WIDGET (self->thumbnail), width * scale, height * scale);
+      gtk_picture_set_alternative_text (self->thumbnail, natter_message_get_file_name (self->message));
     }
 }
 
@@ -510,4 +511,12 @@ const char *
 _natter_file_row_get_detail (NatterFileRow *self)
 {
   return gtk_label_get_label (self->detail_label);
+}
+
+GdkPaintable *
+_natter_file_row_get_thumbnail (NatterFileRow *self)
+{
+  if (!gtk_widget_get_visible (GTK_WIDGET (self->thumbnail)))
+    return NULL;
+  return gtk_picture_get_paintable (self->thumbnail);
 }

@@ -371,6 +371,9 @@ natter_send_file_dialog_class_init (NatterSendFileDialogClass *klass)
                           G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
+  /* Escape is Cancel, here as in every dialog (close-response is "cancel"). */
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "window.close", NULL);
+
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/natter/Natter/natter-send-file-dialog.ui");
   gtk_widget_class_bind_template_child (widget_class, NatterSendFileDialog, preview);
 }
