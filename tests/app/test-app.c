@@ -1178,6 +1178,28 @@ find_button (GtkWidget  *widget,
   return NULL;
 }
 
+/* The drop target that takes files dropped on the room view. */
+static GtkDropTarget *
+find_drop_target (GtkWidget *widget)
+{
+  g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (widget);
+
+  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
+    {
+      g_autoptr(GtkEventController) controller = g_list_model_get_item (controllers, i);
+
+      if (GTK_IS_DROP_TARGET (controller))
+        return GTK_DROP_TARGET (controller);
+    }
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkDropTarget *found = find_drop_target (child);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
 /* Presses Escape on @window as its key bindings see it: the shortcut the
  * class installed for Escape runs. FALSE if there is none. */
 static gboolean
@@ -1270,6 +1292,36 @@ test_send_file_confirm (Fixture       *fixture,
   WAIT_UNTIL (find_toplevel (NATTER_TYPE_SEND_FILE_DIALOG) == NULL);
   spin (5);
   g_assert_null (find_file_message (room, "harbour.png"));
+
+  /* Two files dropped on the room: one question for both, with the total. */
+  {
+    g_autofree char *second = g_build_filename (tmp_dir, "notes.txt", NULL);
+    g_autoptr(GFile) first_file = g_file_new_for_path (path);
+    g_autoptr(GFile) second_file = g_file_new_for_path (second);
+    GSList *list = NULL;
+    GValue value = G_VALUE_INIT;
+    GtkDropTarget *target = find_drop_target (GTK_WIDGET (room_view (fixture)));
+    gboolean accepted = FALSE;
+
+    g_assert_nonnull (target);
+    g_assert_true (g_file_set_contents (second, "two\n", -1, NULL));
+    list = g_slist_append (list, first_file);
+    list = g_slist_append (list, second_file);
+    g_value_init (&value, GDK_TYPE_FILE_LIST);
+    g_value_set_boxed (&value, list);
+    g_signal_emit_by_name (target, "drop", &value, 10.0, 10.0, &accepted);
+    g_value_unset (&value);
+    g_slist_free (list);
+    g_assert_true (accepted);
+    WAIT_UNTIL ((dialog = (NatterSendFileDialog *) find_toplevel (NATTER_TYPE_SEND_FILE_DIALOG)) != NULL);
+    WAIT_UNTIL (natter_send_file_dialog_get_ready (dialog));
+    g_assert_cmpstr (adw_message_dialog_get_heading (ADW_MESSAGE_DIALOG (dialog)), ==, "Send 2 Files?");
+    g_assert_nonnull (strstr (adw_message_dialog_get_body (ADW_MESSAGE_DIALOG (dialog)), "notes.txt"));
+    g_assert_nonnull (strstr (adw_message_dialog_get_body (ADW_MESSAGE_DIALOG (dialog)), "Total: "));
+    g_assert_null (natter_send_file_dialog_get_preview (dialog));
+    g_assert_true (press_escape (GTK_WIDGET (dialog)));
+    WAIT_UNTIL (find_toplevel (NATTER_TYPE_SEND_FILE_DIALOG) == NULL);
+  }
 
   /* A folder is refused with a reason, and Send stays off. */
   g_assert_cmpint (g_mkdir (folder, 0700), ==, 0);
