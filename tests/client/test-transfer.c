@@ -362,6 +362,55 @@ test_resume_after_client_restart (Fixture       *f,
   natter_session_stop (bob2);
 }
 
+/* An upload queued offline (never created on the server) when the client
+ * quits is created and sent by the next session. */
+static void
+test_queued_survives_client_restart (Fixture       *f,
+                                     gconstpointer  data)
+{
+  NatterSession *alice = natter_test_session_new (f->ts->url, "alice", f->cache_dir, FALSE);
+  g_autoptr(NatterSession) alice2 = NULL;
+  g_autofree char *sha = NULL;
+  g_autoptr(GFile) file = make_file (f, "queued.bin", 3 * MiB + 1, &sha);
+  NatterTransfer *up;
+  NatterTransfer *restored;
+  g_autoptr(NatterTransfer) down = NULL;
+  g_autofree char *got_sha = NULL;
+
+  natter_test_join (alice, "files");
+  natter_test_server_stop (f->ts);
+  natter_test_wait_until (natter_session_get_state (alice) == NATTER_SESSION_STATE_WAITING_TO_RETRY,
+                          10000);
+  up = natter_transfer_new_upload (alice, natter_session_lookup_room (alice, "files"), file,
+                                   "queued on the train");
+  natter_transfer_start (up);
+  g_assert_cmpint (natter_transfer_get_state (up), ==, NATTER_TRANSFER_STATE_QUEUED);
+  g_object_unref (up);   /* the session keeps it */
+  g_assert_cmpuint (g_list_model_get_n_items (natter_session_get_transfers (alice)), ==, 1);
+
+  natter_session_stop (alice);
+  g_object_add_weak_pointer (G_OBJECT (alice), (gpointer *) &alice);
+  g_object_unref (alice);
+  natter_test_wait_until (alice == NULL, 10000);
+
+  natter_test_server_restart (f->ts);
+  alice2 = natter_test_session_new (f->ts->url, "alice", f->cache_dir, TRUE);
+  g_assert_cmpuint (g_list_model_get_n_items (natter_session_get_transfers (alice2)), ==, 1);
+  restored = g_list_model_get_item (natter_session_get_transfers (alice2), 0);
+  natter_test_wait_until (is_done (restored), 30000);
+  g_assert_cmpint (natter_transfer_get_resumed_at (restored), ==, 0);
+  natter_test_wait_until (natter_session_get_pending (alice2) == 0, 20000);
+  g_assert_cmpuint (count_server_lines (alice2, "files", "queued on the train"), ==, 1);
+
+  down = natter_transfer_new_download_id (alice2, natter_transfer_get_file_id (restored), NULL, NULL);
+  g_object_unref (restored);
+  natter_transfer_start (down);
+  natter_test_wait_until (is_done (down), 30000);
+  got_sha = file_sha256 (natter_transfer_get_file (down));
+  g_assert_cmpstr (got_sha, ==, sha);
+  natter_session_stop (alice2);
+}
+
 static void
 test_offline_start (Fixture       *f,
                     gconstpointer  data)
@@ -510,6 +559,7 @@ main (int   argc,
   g_test_add ("/client/transfer/upload-download", Fixture, NULL, setup, test_upload_download, teardown);
   g_test_add ("/client/transfer/resume-after-restart", Fixture, NULL, setup, test_resume_after_restart, teardown);
   g_test_add ("/client/transfer/resume-after-client-restart", Fixture, NULL, setup, test_resume_after_client_restart, teardown);
+  g_test_add ("/client/transfer/queued-survives-client-restart", Fixture, NULL, setup, test_queued_survives_client_restart, teardown);
   g_test_add ("/client/transfer/offline-start", Fixture, NULL, setup, test_offline_start, teardown);
   g_test_add ("/client/transfer/pause-resume", Fixture, NULL, setup, test_pause_resume, teardown);
   g_test_add ("/client/transfer/too-large", Fixture, NULL, setup, test_too_large, teardown);
