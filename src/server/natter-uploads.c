@@ -932,6 +932,7 @@ patch_got_chunk_cb (SoupServerMessage *msg,
 {
   Patch *patch = user_data;
   gsize size = g_bytes_get_size (chunk);
+  gboolean flushed;
 
   if (patch->status != 0 || patch->fd < 0 || patch->self == NULL || size == 0)
     return;
@@ -953,8 +954,8 @@ patch_got_chunk_cb (SoupServerMessage *msg,
   g_ptr_array_add (patch->batch, g_bytes_ref (chunk));
   patch->batch_bytes += size;
   patch->offset += size;
-  if ((patch->batch_bytes >= WRITE_BUFFER_BYTES || patch->batch->len >= MAX_IOV) &&
-      !patch_flush (patch))
+  flushed = patch->batch_bytes >= WRITE_BUFFER_BYTES || patch->batch->len >= MAX_IOV;
+  if (flushed && !patch_flush (patch))
     {
       patch_drain (patch);   /* a write failed: fail the PATCH now */
       return;
@@ -969,8 +970,9 @@ patch_got_chunk_cb (SoupServerMessage *msg,
   /* A crash loses the hash state of the PATCH in flight, and the resume
    * hashes again what arrived since the last save: keep that short. The
    * writer thread leaves a state every SAVE_INTERVAL_BYTES; stopping it to
-   * take one would stall the main loop each time. */
-  if (patch->writer != NULL)
+   * take one would stall the main loop each time. (Looked for once per
+   * batch, not per 8 KiB chunk.) */
+  if (flushed && patch->writer != NULL)
     {
       struct sha256_ctx sha;
       guint64 offset = 0;
