@@ -28,6 +28,21 @@ pending_send_free (PendingSend *pending)
   g_free (pending);
 }
 
+/* The sends of one group commit, with what became of each. */
+typedef struct
+{
+  GPtrArray            *sends;    /* PendingSend */
+  NatterStoreAddResult *results;
+} Batch;
+
+static void
+batch_free (Batch *batch)
+{
+  g_ptr_array_unref (batch->sends);
+  g_free (batch->results);
+  g_free (batch);
+}
+
 struct _NatterChatService
 {
   GObject             parent_instance;
@@ -43,6 +58,9 @@ struct _NatterChatService
 
   GPtrArray          *pending;        /* PendingSend, for the next commit */
   guint               flush_id;
+  GPtrArray          *unsynced;       /* Batch: committed, waiting for a sync */
+  GPtrArray          *syncing;        /* Batch: committed, in the running sync */
+  gboolean            sync_running;
 };
 
 G_DEFINE_FINAL_TYPE (NatterChatService, natter_chat_service, G_TYPE_OBJECT)
@@ -57,6 +75,8 @@ natter_chat_service_finalize (GObject *object)
    * flushes before it gets here. */
   g_clear_handle_id (&self->flush_id, g_source_remove);
   g_clear_pointer (&self->pending, g_ptr_array_unref);
+  g_clear_pointer (&self->unsynced, g_ptr_array_unref);
+  g_clear_pointer (&self->syncing, g_ptr_array_unref);
   g_clear_object (&self->store);
   g_clear_object (&self->hub);
   g_clear_object (&self->uploads);
@@ -77,6 +97,8 @@ static void
 natter_chat_service_init (NatterChatService *self)
 {
   self->pending = g_ptr_array_new_with_free_func ((GDestroyNotify) pending_send_free);
+  self->unsynced = g_ptr_array_new_with_free_func ((GDestroyNotify) batch_free);
+  self->syncing = g_ptr_array_new_with_free_func ((GDestroyNotify) batch_free);
 }
 
 NatterChatService *
@@ -457,46 +479,41 @@ handle_dm (Request *req)
 /* ---- group commit of sends ----------------------------------------------- */
 
 /* Every send that arrives before the next main-loop iteration goes into
- * one store transaction: one commit (and with synchronous=FULL one fsync)
- * for all of them instead of one each. Acks and broadcasts go out only
- * after the commit, so an ok ack still means stored; if the commit fails,
- * every send of the batch is answered `internal` and none is stored. */
+ * one store transaction, and one fsync (off the main loop, in the store's
+ * sync) serves every batch committed while the previous one ran. Acks and
+ * broadcasts go out only after that, so an ok ack still means stored on
+ * disk; if the commit fails, every send of the batch is answered
+ * `internal` and none is stored. */
 static void
-flush_sends (NatterChatService *self)
+refuse_batch (NatterChatService *self,
+              Batch             *batch,
+              const char        *why)
 {
-  g_autoptr(GPtrArray) batch = NULL;
-  g_autoptr(GHashTable) members = NULL;
-  g_autofree NatterChatMessage **messages = NULL;
-  g_autofree NatterStoreAddResult *results = NULL;
-  g_autoptr(GError) error = NULL;
-  gboolean stored;
   guint i;
 
-  g_clear_handle_id (&self->flush_id, g_source_remove);
-  if (self->pending->len == 0)
-    return;
-
-  batch = g_steal_pointer (&self->pending);
-  self->pending = g_ptr_array_new_with_free_func ((GDestroyNotify) pending_send_free);
-
-  messages = g_new (NatterChatMessage *, batch->len);
-  results = g_new0 (NatterStoreAddResult, batch->len);
-  for (i = 0; i < batch->len; i++)
-    messages[i] = ((PendingSend *) g_ptr_array_index (batch, i))->message;
-
-  stored = natter_store_add_messages (self->store, messages, batch->len, results, &error);
-  self->metrics->send_batches_total++;
-
-  /* Members are read once per room and batch, not once per message; and
-   * each connection gets all its acks and messages of the batch in one
-   * write. */
-  members = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                   (GDestroyNotify) g_ptr_array_unref);
-  natter_hub_batch_begin (self->hub);
-
-  for (i = 0; i < batch->len; i++)
+  for (i = 0; i < batch->sends->len; i++)
     {
-      PendingSend *pending = g_ptr_array_index (batch, i);
+      PendingSend *pending = g_ptr_array_index (batch->sends, i);
+      Request req = { self, pending->connection, NULL, pending->ack_id, NULL };
+
+      /* One line per refused send: an operator counts them. */
+      g_warning ("send: %s: cid %s of %s not stored (batch of %u): %s",
+                 pending->message->room, pending->message->cid, pending->message->from,
+                 batch->sends->len, why);
+      reply_error (&req, NATTER_CHAT_ERROR_INTERNAL, "cannot store the message");
+    }
+}
+
+static void
+answer_batch (NatterChatService *self,
+              Batch             *batch,
+              GHashTable        *members)
+{
+  guint i;
+
+  for (i = 0; i < batch->sends->len; i++)
+    {
+      PendingSend *pending = g_ptr_array_index (batch->sends, i);
       NatterChatMessage *message = pending->message;
       Request req = { self, pending->connection, NULL, pending->ack_id, NULL };
       g_autoptr(JsonObject) ok = NULL;
@@ -505,15 +522,7 @@ flush_sends (NatterChatService *self)
       GPtrArray *to;
 
       natter_hub_batch_add (self->hub, pending->connection);
-      if (!stored)
-        {
-          /* One line per refused send: an operator counts them. */
-          g_warning ("send: %s: cid %s of %s not stored (batch of %u): %s",
-                     message->room, message->cid, message->from, batch->len, error->message);
-          reply_error (&req, NATTER_CHAT_ERROR_INTERNAL, "cannot store the message");
-          continue;
-        }
-      if (results[i] == NATTER_STORE_NO_ROOM)
+      if (batch->results[i] == NATTER_STORE_NO_ROOM)
         {
           reply_error (&req, NATTER_CHAT_ERROR_NO_SUCH_ROOM, "no such room");
           continue;
@@ -525,21 +534,108 @@ flush_sends (NatterChatService *self)
       json_object_set_string_member (ok, "cid", message->cid);
       reply_ok (&req, ok);
 
-      if (results[i] == NATTER_STORE_DUPLICATE)
+      if (batch->results[i] == NATTER_STORE_DUPLICATE)
         continue;
 
       to = g_hash_table_lookup (members, message->room);
       if (to == NULL)
         {
           to = natter_store_list_members (self->store, message->room);
-          g_hash_table_insert (members, message->room, to);
+          g_hash_table_insert (members, g_strdup (message->room), to);
         }
       /* Encoded once, written to every member's connections. */
       event = natter_chat_message_to_json (message);
       frame = encode_event_frame ("message", event);
       self->metrics->messages_delivered_total += natter_hub_publish (self->hub, to, frame, NULL);
     }
-  natter_hub_batch_end (self->hub);
+}
+
+static void kick_sync (NatterChatService *self);
+
+static void
+synced_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr(NatterChatService) self = user_data;
+  g_autoptr(GPtrArray) batches = g_steal_pointer (&self->syncing);
+  g_autoptr(GHashTable) members = NULL;
+  g_autoptr(GError) error = NULL;
+  guint i;
+
+  self->syncing = g_ptr_array_new_with_free_func ((GDestroyNotify) batch_free);
+  if (!natter_store_sync_finish (NATTER_STORE (source), result, &error))
+    {
+      /* Committed but maybe not on disk: refused, so the clients send
+       * them again, and the store answers the same seq (exactly once). */
+      for (i = 0; i < batches->len; i++)
+        refuse_batch (self, g_ptr_array_index (batches, i), error->message);
+    }
+  else
+    {
+      /* Members are read once per room and round, not once per message;
+       * and each connection gets all its acks and messages in one write. */
+      members = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                       (GDestroyNotify) g_ptr_array_unref);
+      natter_hub_batch_begin (self->hub);
+      for (i = 0; i < batches->len; i++)
+        answer_batch (self, g_ptr_array_index (batches, i), members);
+      natter_hub_batch_end (self->hub);
+    }
+
+  self->sync_running = FALSE;
+  kick_sync (self);
+}
+
+/* One sync at a time; what commits meanwhile waits for the next one. */
+static void
+kick_sync (NatterChatService *self)
+{
+  GPtrArray *tmp;
+
+  if (self->sync_running || self->unsynced->len == 0)
+    return;
+
+  tmp = self->syncing;
+  self->syncing = self->unsynced;
+  self->unsynced = tmp;
+  self->sync_running = TRUE;
+  natter_store_sync_async (self->store, NULL, synced_cb, g_object_ref (self));
+}
+
+static void
+flush_sends (NatterChatService *self)
+{
+  g_autofree NatterChatMessage **messages = NULL;
+  g_autoptr(GError) error = NULL;
+  Batch *batch;
+  guint i;
+
+  g_clear_handle_id (&self->flush_id, g_source_remove);
+  if (self->pending->len == 0)
+    return;
+
+  batch = g_new0 (Batch, 1);
+  batch->sends = g_steal_pointer (&self->pending);
+  self->pending = g_ptr_array_new_with_free_func ((GDestroyNotify) pending_send_free);
+  batch->results = g_new0 (NatterStoreAddResult, batch->sends->len);
+
+  messages = g_new (NatterChatMessage *, batch->sends->len);
+  for (i = 0; i < batch->sends->len; i++)
+    messages[i] = ((PendingSend *) g_ptr_array_index (batch->sends, i))->message;
+
+  self->metrics->send_batches_total++;
+  if (!natter_store_add_messages (self->store, messages, batch->sends->len, batch->results, &error))
+    {
+      natter_hub_batch_begin (self->hub);
+      refuse_batch (self, batch, error->message);
+      natter_hub_batch_end (self->hub);
+      batch_free (batch);
+      return;
+    }
+
+  g_ptr_array_add (self->unsynced, batch);
+  kick_sync (self);
 }
 
 static gboolean
@@ -575,9 +671,13 @@ queue_send (NatterChatService *self,
 void
 natter_chat_service_flush (NatterChatService *self)
 {
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
   g_return_if_fail (NATTER_IS_CHAT_SERVICE (self));
 
   flush_sends (self);
+  while ((self->sync_running || self->unsynced->len > 0) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
 }
 
 static void

@@ -217,3 +217,24 @@ natter_store_list_peers (NatterStore *self,
 
   return NATTER_STORE_GET_IFACE (self)->list_peers (self, user);
 }
+
+void
+natter_store_sync_async (NatterStore         *self,
+                         GCancellable        *cancellable,
+                         GAsyncReadyCallback  callback,
+                         gpointer             user_data)
+{
+  g_return_if_fail (NATTER_IS_STORE (self));
+
+  NATTER_STORE_GET_IFACE (self)->sync_async (self, cancellable, callback, user_data);
+}
+
+gboolean
+natter_store_sync_finish (NatterStore   *self,
+                          GAsyncResult  *result,
+                          GError       **error)
+{
+  g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
+
+  return NATTER_STORE_GET_IFACE (self)->sync_finish (self, result, error);
+}

@@ -9,7 +9,7 @@
  * synchronous=FULL one fsync) for every send that arrived together. */
 #pragma once
 
-#include <glib-object.h>
+#include <gio/gio.h>
 
 #include "natter-chat-message.h"
 
@@ -90,7 +90,8 @@ struct _NatterStoreInterface
   /* Stores @n messages in one transaction, in order, as add_message would
    * one by one (a repeated (from, cid) also within the batch answers the
    * first one's seq and ts); results[i] says what became of messages[i].
-   * FALSE: nothing of the batch is stored and results are meaningless. */
+   * FALSE: nothing of the batch is stored and results are meaningless.
+   * The commit may reach the disk only with the next sync (below). */
   gboolean          (*add_messages)   (NatterStore *self, NatterChatMessage **messages,
                                        guint n, NatterStoreAddResult *results,
                                        GError **error);
@@ -101,6 +102,13 @@ struct _NatterStoreInterface
                                        gint64 after, guint limit, gboolean *more,
                                        GError **error);
   guint64           (*count_messages) (NatterStore *self);
+
+  /* Makes every add_messages commit so far durable (as durable as the
+   * store is configured to be), without blocking the main loop. */
+  void              (*sync_async)     (NatterStore *self, GCancellable *cancellable,
+                                       GAsyncReadyCallback callback, gpointer user_data);
+  gboolean          (*sync_finish)    (NatterStore *self, GAsyncResult *result,
+                                       GError **error);
 };
 
 gboolean          natter_store_open              (NatterStore        *self,
@@ -161,5 +169,12 @@ GPtrArray        *natter_store_get_history       (NatterStore        *self,
                                                   gboolean           *more,
                                                   GError            **error);
 guint64           natter_store_count_messages    (NatterStore        *self);
+void              natter_store_sync_async        (NatterStore        *self,
+                                                  GCancellable       *cancellable,
+                                                  GAsyncReadyCallback callback,
+                                                  gpointer            user_data);
+gboolean          natter_store_sync_finish       (NatterStore        *self,
+                                                  GAsyncResult       *result,
+                                                  GError            **error);
 
 G_END_DECLS
