@@ -11,7 +11,8 @@
  *
  * Phases: register (or reuse tokens from --tokens FILE), open N Socket.IO
  * connections (CONNECT with the token, join the connection's room), then
- * optionally hold them idle (--hold), then one send step per --rates entry.
+ * optionally hold them idle (--hold), optionally time history calls
+ * (--history), then one send step per --rates entry.
  * Each step sends at the given rate (messages/s in total, round-robin over
  * the connections) for --step-seconds, waits for the deliveries to drain,
  * and prints one JSON line: latency percentiles (send timestamp carried in
@@ -106,6 +107,8 @@ typedef struct
   int         connect_concurrency;
   double      setup_timeout;
   gboolean    stay_in_general;
+  int         history_calls;
+  int         history_limit;
 
   /* state */
   int         epfd;
@@ -138,6 +141,12 @@ typedef struct
   size_t      lat_cap;
   GHashTable *ack_errors;    /* code → count */
   gint64      other_events;
+
+  /* --history: the call in flight */
+  gint64      history_id;
+  gboolean    history_waiting;
+  gboolean    history_ok;
+  int         history_messages;
 } Load;
 
 static Load L;
@@ -587,6 +596,19 @@ handle_sio (Conn *c, const char *text, size_t len)
             L.joined++;
             L.ws_inflight--;
             L.room_conns[c->room]++;
+          }
+        else if (L.history_waiting && packet->id == L.history_id)
+          {
+            JsonArray *messages = NULL;
+
+            L.history_waiting = FALSE;
+            L.history_ok = ok;
+            if (ok && JSON_NODE_HOLDS_OBJECT (ack) &&
+                json_object_has_member (json_node_get_object (ack), "messages"))
+              messages = json_object_get_array_member (json_node_get_object (ack), "messages");
+            L.history_messages = messages != NULL ? (int) json_array_get_length (messages) : -1;
+            if (!ok)
+              note_error ("history refused: %s", ack_error ? ack_error->message : "no ack");
           }
         else if (ok)
           L.acked_ok++;
@@ -1146,6 +1168,65 @@ phase_hold (void)
               scpu0 >= 0 ? server_cpu_s () - scpu0 : -1.0);
 }
 
+static int cmp_u32 (const void *a, const void *b);
+
+/* --history N: N history calls (the newest --history-limit messages of the
+ * first connection's room), one after the other, each timed from the
+ * send of the event to its ack. */
+static void
+phase_history (void)
+{
+  Conn *c = NULL;
+  g_autofree guint32 *lat = g_new0 (guint32, MAX (L.history_calls, 1));
+  g_autofree char *name = NULL;
+  double scpu0 = server_cpu_s ();
+  int i, done = 0, messages = -1;
+  double sum = 0;
+
+  for (i = 0; i < L.n_conns && c == NULL; i++)
+    if (L.conns[i] != NULL && L.conns[i]->state == ST_JOINED)
+      c = L.conns[i];
+  if (c == NULL)
+    return;
+  name = room_name (c->room);
+
+  for (i = 0; i < L.history_calls; i++)
+    {
+      g_autoptr(JsonArray) args = json_array_new ();
+      JsonObject *o = json_object_new ();
+      g_autoptr(NatterSioPacket) packet = NULL;
+      gint64 t0, deadline;
+
+      json_object_set_string_member (o, "room", name);
+      json_object_set_int_member (o, "limit", L.history_limit);
+      json_array_add_object_element (args, o);
+      L.history_id = c->next_id++;
+      L.history_waiting = TRUE;
+      packet = natter_sio_packet_new_event ("/", L.history_id, "history", args);
+      t0 = now_us ();
+      deadline = t0 + 10 * G_USEC_PER_SEC;
+      sio_send (c, packet);
+      while (L.history_waiting && now_us () < deadline)
+        run_loop_once (10);
+      if (L.history_waiting || !L.history_ok)
+        break;
+      lat[done++] = (guint32) MIN (now_us () - t0, G_MAXUINT32);
+      sum += now_us () - t0;
+      messages = L.history_messages;
+    }
+
+  qsort (lat, done, sizeof *lat, cmp_u32);
+  print_json ("{\"event\":\"history\",\"room\":\"%s\",\"calls\":%d,\"limit\":%d,"
+              "\"messages_per_call\":%d,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
+              "\"mean_ms\":%.3f,\"server_cpu_s\":%.3f}",
+              name, done, L.history_limit, messages,
+              done > 0 ? lat[done / 2] / 1000.0 : -1.0,
+              done > 0 ? lat[MIN (done - 1, (int) (done * 0.99))] / 1000.0 : -1.0,
+              done > 0 ? lat[done - 1] / 1000.0 : -1.0,
+              done > 0 ? sum / done / 1000.0 : -1.0,
+              scpu0 >= 0 ? server_cpu_s () - scpu0 : -1.0);
+}
+
 static int
 cmp_u32 (const void *a, const void *b)
 {
@@ -1307,6 +1388,8 @@ main (int argc, char **argv)
     { "connect-concurrency", 0, 0, G_OPTION_ARG_INT, &L.connect_concurrency, "Parallel connection set-ups (without --storm)", "N" },
     { "setup-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &L.setup_timeout, "Longest time for registering and for connecting", "S" },
     { "stay-in-general", 0, 0, G_OPTION_ARG_NONE, &L.stay_in_general, "Do not leave the default room \"general\" on connect", NULL },
+    { "history", 0, 0, G_OPTION_ARG_INT, &L.history_calls, "Time N history calls on the first connection's room", "N" },
+    { "history-limit", 0, 0, G_OPTION_ARG_INT, &L.history_limit, "Messages per history call (default 50)", "N" },
     { NULL }
   };
 
@@ -1323,6 +1406,7 @@ main (int argc, char **argv)
   L.http_concurrency = 8;
   L.connect_concurrency = 256;
   L.setup_timeout = 600;
+  L.history_limit = 50;
 
   ctx = g_option_context_new ("- load generator for natter-server and the reference");
   g_option_context_add_main_entries (ctx, entries, NULL);
@@ -1380,6 +1464,8 @@ main (int argc, char **argv)
     }
   if (L.hold_seconds > 0)
     phase_hold ();
+  if (L.history_calls > 0 && L.joined > 0)
+    phase_history ();
   if (L.rates != NULL && L.joined > 0)
     {
       rates = g_strsplit (L.rates, ",", -1);

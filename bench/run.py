@@ -4,7 +4,7 @@ reference (the official Node socket.io 4.8 server, bench/reference/) in
 turns, A B A B…, and print a table of medians with the ratio Natter/reference.
 
     python3 bench/run.py [--build-dir build-interop] [--rounds 2] SCENARIO…
-    SCENARIO: idle | fanout | rooms | store | store-normal | storm | all
+    SCENARIO: idle | fanout | rooms | store | store-normal | history | storm | all
 
 Server on CPU 0, natter-load on CPU 1 (taskset), loopback only. Every run
 is bounded: natter-load stops by itself (fixed steps, set-up deadline) and
@@ -71,6 +71,13 @@ SCENARIOS = {
                                '--step-seconds', '4', '--drain-seconds', '5',
                                '--p99-stop-ms', '100'], timeout=600,
                          natter_config='[store]\nsynchronous=normal\n'),
+    # History: the newest 50 messages of a room holding 1,000,000 (filled
+    # once through natter-server's store by bench/natter-fill), 200 calls one
+    # after the other, each timed send → ack. natter-server only: the
+    # reference keeps no history.
+    'history': dict(args=['--connect-concurrency', '1', '-n', '1', '-u', '1', '-k', '1',
+                          '--history', '200'], timeout=600, natter_only=True,
+                    template='history'),
     # 5,000 clients connecting at once (signed in beforehand): time until all
     # have joined their rooms.
     'storm': dict(args=['-n', '5000', '-u', '5000', '-k', '5', '--sources', '2',
@@ -82,6 +89,8 @@ max-connections=60000
 max-connections-per-address=60000
 send-rate=1000000
 send-burst=1000000
+event-rate=1000000
+event-burst=1000000
 """
 
 
@@ -222,6 +231,23 @@ def natter_template(build, workdir, fresh):
     return tmpl, tokens
 
 
+HISTORY_MESSAGES = 1000000
+
+
+def history_template(build, tmpl):
+    """The user template plus HISTORY_MESSAGES messages in user 0's room."""
+    out = os.path.join(build, 'bench-data', 'natter-history-template')
+    if os.path.isdir(out):
+        return out
+    shutil.copytree(tmpl, out + '.tmp')
+    cmd = [os.path.join(build, 'bench', 'natter-fill'), '--data-dir', out + '.tmp',
+           '--room', f'bench-{PREFIX}-0', '--user', f'b{PREFIX}_0', '--count', str(HISTORY_MESSAGES)]
+    log('  $ ' + ' '.join(cmd))
+    log('  ' + subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip())
+    os.rename(out + '.tmp', out)
+    return out
+
+
 def metrics(scenario, events):
     """The figures of one run, by name."""
     by = {}
@@ -282,6 +308,10 @@ def metrics(scenario, events):
             m['stored_per_s'] = best['acks_per_s']
             m['p99_ms_at_best'] = best['p99_ms']
             m['server_cpu_ms_per_1k'] = best['server_cpu_ms_per_1k_deliveries']
+    elif scenario == 'history':
+        h = (by.get('history') or [{}])[0]
+        for k in ('calls', 'messages_per_call', 'p50_ms', 'p99_ms', 'max_ms', 'mean_ms', 'server_cpu_s'):
+            m[k] = h.get(k)
     elif scenario == 'storm':
         m['failed'] = conn.get('failed')
         m['server_cpu_s'] = conn.get('server_cpu_s')
@@ -291,6 +321,10 @@ def metrics(scenario, events):
 def run_scenario(name, build, rounds, workdir, tmpl, tokens, kinds=('natter', 'reference')):
     spec = SCENARIOS[name]
     results = {'natter': [], 'reference': []}
+    if spec.get('natter_only'):
+        kinds = ('natter',)
+    if spec.get('template') == 'history':
+        tmpl = history_template(build, tmpl)
     for r in range(rounds):
         for kind in kinds:
             log(f'[{name}] round {r + 1}/{rounds}: {kind}')
@@ -341,6 +375,11 @@ TABLE_ROWS = {
     'store-normal': [('stored_per_s', 'messages stored and acked per second (p99 ≤ 100 ms)', '{:.0f}'),
                      ('p99_ms_at_best', 'p99 send→delivery at that rate (ms)', '{:.2f}'),
                      ('server_cpu_ms_per_1k', 'server CPU per 1,000 messages (ms)', '{:.2f}')],
+    'history': [('p50_ms', 'history, newest 50 of 1,000,000: p50 (ms)', '{:.2f}'),
+                ('p99_ms', 'p99 (ms)', '{:.2f}'),
+                ('max_ms', 'max (ms)', '{:.2f}'),
+                ('messages_per_call', 'messages per answer', '{:.0f}'),
+                ('calls', 'calls timed', '{:.0f}')],
     'storm': [('connect_s', '5,000 clients: time until all joined (s)', '{:.2f}'),
               ('joined', 'joined', '{:.0f}'),
               ('failed', 'failed', '{:.0f}'),
