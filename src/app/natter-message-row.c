@@ -173,7 +173,15 @@ update_content (NatterMessageRow *self)
 
   gtk_widget_set_visible (self->file_box, file_name != NULL);
   if (file_name != NULL && self->session != NULL)
-    natter_file_row_bind (self->file_row, self->session, self->message);
+    {
+      if (self->file_row == NULL)
+        {
+          self->file_row = natter_file_row_new ();
+          gtk_widget_set_hexpand (GTK_WIDGET (self->file_row), TRUE);
+          gtk_box_append (GTK_BOX (self->file_box), GTK_WIDGET (self->file_row));
+        }
+      natter_file_row_bind (self->file_row, self->session, self->message);
+    }
 
   if (natter_message_get_mentions_me (self->message))
     gtk_widget_add_css_class (self->message_box, "mention");
@@ -261,6 +269,8 @@ natter_message_row_dispose (GObject *object)
 
   natter_message_row_unbind (self);
   gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_MESSAGE_ROW);
+  /* It went with file_box. */
+  self->file_row = NULL;
   G_OBJECT_CLASS (natter_message_row_parent_class)->dispose (object);
 }
 
@@ -272,7 +282,6 @@ natter_message_row_class_init (NatterMessageRowClass *klass)
 
   object_class->dispose = natter_message_row_dispose;
 
-  g_type_ensure (NATTER_TYPE_FILE_ROW);
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/natter/Natter/natter-message-row.ui");
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, box);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, day_box);
@@ -286,7 +295,6 @@ natter_message_row_class_init (NatterMessageRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, text_label);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, state_icon);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, file_box);
-  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, file_row);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, failed_box);
   gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, error_label);
 
