@@ -67,9 +67,10 @@ want=$(sha256sum < "$tmp/big" | cut -d' ' -f1)
 read_rss () {
   local key value rest
   rss=0
-  while read -r key value rest; do
-    [ "$key" = "VmRSS:" ] && { rss=$value; return; }
-  done < "/proc/$1/status" 2>/dev/null || true
+  # The process may have just exited: then its RSS is 0, quietly.
+  { while read -r key value rest; do
+      [ "$key" = "VmRSS:" ] && { rss=$value; return; }
+    done < "/proc/$1/status"; } 2>/dev/null || true
 }
 
 # A sleep without a fork: read with a timeout on a pipe nobody writes to.
