@@ -50,6 +50,13 @@ SCENARIOS = {
                          '--rates', '5,10,15,20,25,35,50,70,100,140,200,280,400,560,800,1120,1600',
                          '--step-seconds', '4', '--drain-seconds', '5',
                          '--p99-stop-ms', '100'], timeout=900),
+    # The same with [store] synchronous=normal: what waiting for the fsync
+    # (synchronous=full, the default) costs in latency.
+    'fanout-normal': dict(args=['--connect-concurrency', '8', '-n', '1000', '-u', '1000', '-k', '1000',
+                                '--rates', '5,10,15,20,25,35,50,70,100,140,200,280,400,560,800,1120,1600',
+                                '--step-seconds', '4', '--drain-seconds', '5',
+                                '--p99-stop-ms', '100'], timeout=900, natter_only=True,
+                          natter_config='[store]\nsynchronous=normal\n'),
     # 5,000 connections in 1,000 rooms of 5, each member sending 1 message/s
     # (5,000 messages/s in all), 10 s.
     'rooms': dict(args=['--connect-concurrency', '8', '-n', '5000', '-u', '5000', '-k', '5', '--sources', '2',
@@ -273,7 +280,7 @@ def metrics(scenario, events):
             m['kib_per_conn'] = (after - before) / conn['joined']
         m['closed_during_hold'] = hold.get('closed')
         m['idle_cpu_s'] = hold.get('server_cpu_s')
-    elif scenario == 'fanout':
+    elif scenario.startswith('fanout'):
         steps = by.get('step', [])
         good = [s for s in steps if 0 <= s['p99_ms'] <= 100 and s['delivered'] >= 0.99 * s['expected']]
         m['steps'] = [(s['rate'], round(s['deliveries_per_s']), s['p50_ms'], s['p99_ms'],
@@ -363,6 +370,10 @@ TABLE_ROWS = {
                ('server_cpu_ms_per_1k', 'server CPU per 1,000 deliveries at best (ms)', '{:.2f}'),
                ('gen_cpu_pct_at_best', 'natter-load CPU at best step (%)', '{:.0f}'),
                ('runqueue_wait_best_s', 'server waiting for its CPU at best step (s of 4)', '{:.2f}')],
+    'fanout-normal': [('sustained_deliveries_s', 'sustained deliveries/s (p99 ≤ 100 ms)', '{:.0f}'),
+                      ('p99_half_load_ms', 'p99 latency at half that load (ms)', '{:.2f}'),
+                      ('p50_half_load_ms', 'p50 latency at half that load (ms)', '{:.2f}'),
+                      ('server_cpu_ms_per_1k', 'server CPU per 1,000 deliveries at best (ms)', '{:.2f}')],
     'rooms': [('deliveries_per_s', 'deliveries/s (25,000 offered)', '{:.0f}'),
               ('server_cpu_ms_per_1k_deliveries', 'server CPU per 1,000 deliveries (ms)', '{:.2f}'),
               ('p50_ms', 'p50 latency (ms)', '{:.2f}'),

@@ -376,7 +376,7 @@ ping_cb (gpointer user_data)
 {
   NatterConnection *self = user_data;
 
-  natter_timer_queue_add (self->timers, &self->ping, self->ping_interval_ms, ping_cb, self);
+  natter_timer_queue_add_periodic (self->timers, &self->ping, self->ping_interval_ms, ping_cb, self);
   natter_connection_send_frame (self, "2");
   if (!natter_timer_is_scheduled (&self->pong))
     natter_timer_queue_add (self->timers, &self->pong, self->ping_timeout_ms, pong_timeout_cb, self);
@@ -617,7 +617,7 @@ natter_connection_start (NatterConnection *self)
   frame = natter_eio_open_encode (&open);
   natter_connection_send_frame (self, frame);
 
-  natter_timer_queue_add (self->timers, &self->ping, self->ping_interval_ms, ping_cb, self);
+  natter_timer_queue_add_periodic (self->timers, &self->ping, self->ping_interval_ms, ping_cb, self);
   if (self->connect_timeout_ms > 0 && !self->engine_only)
     natter_timer_queue_add (self->timers, &self->connect, self->connect_timeout_ms,
                             connect_timeout_cb, self);

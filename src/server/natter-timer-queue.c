@@ -161,6 +161,25 @@ natter_timer_queue_unref (NatterTimerQueue *queue)
   g_free (queue);
 }
 
+static void
+schedule (NatterTimerQueue *queue,
+          NatterTimer      *timer,
+          gint64            deadline,
+          NatterTimerFunc   func,
+          gpointer          user_data)
+{
+  if (natter_timer_is_scheduled (timer))
+    heap_remove (queue, timer);
+
+  timer->deadline = MAX (deadline, 1);
+  timer->func = func;
+  timer->user_data = user_data;
+  timer->index = queue->heap->len;
+  g_ptr_array_add (queue->heap, timer);
+  sift_up (queue, timer->index);
+  update_ready_time (queue);
+}
+
 void
 natter_timer_queue_add (NatterTimerQueue *queue,
                         NatterTimer      *timer,
@@ -173,22 +192,36 @@ natter_timer_queue_add (NatterTimerQueue *queue,
   g_return_if_fail (queue != NULL);
   g_return_if_fail (timer != NULL && func != NULL);
 
-  if (natter_timer_is_scheduled (timer))
-    heap_remove (queue, timer);
-
   /* Late by at most an eighth of the delay, so that many timers share a
-   * wakeup; a heartbeat of 25 s fires on a 1 s grid. */
+   * wakeup. */
   grid = CLAMP ((gint64) delay_ms * 1000 / 8, 1000, G_USEC_PER_SEC);
   deadline = g_get_monotonic_time () + (gint64) delay_ms * 1000;
   deadline = (deadline + grid - 1) / grid * grid;
+  schedule (queue, timer, deadline, func, user_data);
+}
 
-  timer->deadline = MAX (deadline, 1);
-  timer->func = func;
-  timer->user_data = user_data;
-  timer->index = queue->heap->len;
-  g_ptr_array_add (queue->heap, timer);
-  sift_up (queue, timer->index);
-  update_ready_time (queue);
+void
+natter_timer_queue_add_periodic (NatterTimerQueue *queue,
+                                 NatterTimer      *timer,
+                                 guint             period_ms,
+                                 NatterTimerFunc   func,
+                                 gpointer          user_data)
+{
+  gint64 grid, now, deadline;
+
+  g_return_if_fail (queue != NULL);
+  g_return_if_fail (timer != NULL && func != NULL);
+  g_return_if_fail (period_ms > 0);
+
+  /* Early, not late: the peer counts on one tick per period at most. On
+   * a grid of a quarter period, so every timer of this period falls into
+   * one of four phases and they fire together, a round each. */
+  grid = MAX ((gint64) period_ms * 1000 / 4, 1000);
+  now = g_get_monotonic_time ();
+  deadline = (now + (gint64) period_ms * 1000) / grid * grid;
+  if (deadline <= now)
+    deadline += grid;
+  schedule (queue, timer, deadline, func, user_data);
 }
 
 void

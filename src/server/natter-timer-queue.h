@@ -2,9 +2,8 @@
  * CONNECT timeouts) in one heap behind one GSource, instead of a GSource
  * per timer: GLib walks every attached source on every main-loop wakeup,
  * so per-connection timers made idle connections cost O(N) per wakeup and
- * N wakeups per ping interval. Deadlines are rounded up to a grid of an
- * eighth of the delay (1 ms to 1 s), so timers of the same kind set within
- * one grid step fire in the same wakeup. */
+ * N wakeups per ping interval. Deadlines are rounded to a grid, so that
+ * many timers fire in the same wakeup. */
 #pragma once
 
 #include <glib.h>
@@ -36,6 +35,15 @@ void              natter_timer_queue_add     (NatterTimerQueue *queue,
                                               guint             delay_ms,
                                               NatterTimerFunc   func,
                                               gpointer          user_data);
+/* Schedules @timer for at most @period_ms from now, on a grid of a
+ * quarter period shared by every timer of that period: a heartbeat
+ * re-armed from its own callback then ticks exactly every period, and N
+ * connections' heartbeats make 4 rounds per period, not N wakeups. */
+void              natter_timer_queue_add_periodic (NatterTimerQueue *queue,
+                                                   NatterTimer      *timer,
+                                                   guint             period_ms,
+                                                   NatterTimerFunc   func,
+                                                   gpointer          user_data);
 /* Unschedules @timer; nothing happens if it is not scheduled. */
 void              natter_timer_queue_remove  (NatterTimerQueue *queue,
                                               NatterTimer      *timer);
