@@ -362,6 +362,65 @@ test_resume_after_client_restart (Fixture       *f,
   natter_session_stop (bob2);
 }
 
+/* The client died after the upload's message was sent but before the
+ * upload left the cache (the row is put back by hand): the next session
+ * finds the upload complete on the server and sends the message again
+ * under the same cid, which the server recognises. One message. */
+static void
+test_restart_after_message_sent (Fixture       *f,
+                                 gconstpointer  data)
+{
+  NatterSession *alice = natter_test_session_new (f->ts->url, "alice", f->cache_dir, FALSE);
+  g_autoptr(NatterSession) alice2 = NULL;
+  g_autofree char *sha = NULL;
+  g_autoptr(GFile) file = make_file (f, "twice.bin", MiB + 3, &sha);
+  g_autofree char *path = g_file_get_path (file);
+  g_autoptr(NatterTransfer) up = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *url = NULL;
+  g_autofree char *cid = NULL;
+  NatterTransfer *restored;
+  NatterCacheUpload row = { 0, };
+
+  natter_test_join (alice, "files");
+  up = natter_transfer_new_upload (alice, natter_session_lookup_room (alice, "files"), file,
+                                   "only once");
+  natter_transfer_start (up);
+  natter_test_wait_until (is_done (up), 30000);
+  natter_test_wait_until (natter_session_get_pending (alice) == 0, 20000);
+  g_assert_cmpuint (count_server_lines (alice, "files", "only once"), ==, 1);
+
+  cid = g_strdup (natter_message_get_cid (natter_transfer_get_message (up)));
+  url = g_strconcat (f->ts->url, "/api/v1/uploads/", natter_transfer_get_file_id (up), NULL);
+  row.cid = cid;
+  row.room = (char *) "files";
+  row.path = path;
+  row.name = (char *) "twice.bin";
+  row.mime = (char *) "application/octet-stream";
+  row.text = (char *) "only once";
+  row.url = url;
+  row.size = MiB + 3;
+  g_assert_true (natter_cache_put_upload (_natter_session_get_cache (alice), &row, &error));
+  g_assert_no_error (error);
+
+  natter_session_stop (alice);
+  g_object_add_weak_pointer (G_OBJECT (alice), (gpointer *) &alice);
+  g_object_unref (alice);
+  natter_test_wait_until (alice == NULL, 10000);
+
+  alice2 = natter_test_session_new (f->ts->url, "alice", f->cache_dir, TRUE);
+  g_assert_cmpuint (g_list_model_get_n_items (natter_session_get_transfers (alice2)), ==, 1);
+  restored = g_list_model_get_item (natter_session_get_transfers (alice2), 0);
+  natter_test_wait_until (is_done (restored), 30000);
+  /* Nothing was sent again: the server had it all. */
+  g_assert_cmpint (natter_transfer_get_resumed_at (restored), ==, 0);
+  g_assert_cmpstr (natter_message_get_cid (natter_transfer_get_message (restored)), ==, cid);
+  natter_test_wait_until (natter_session_get_pending (alice2) == 0, 20000);
+  g_object_unref (restored);
+  g_assert_cmpuint (count_server_lines (alice2, "files", "only once"), ==, 1);
+  natter_session_stop (alice2);
+}
+
 /* An upload queued offline (never created on the server) when the client
  * quits is created and sent by the next session. */
 static void
@@ -560,6 +619,7 @@ main (int   argc,
   g_test_add ("/client/transfer/resume-after-restart", Fixture, NULL, setup, test_resume_after_restart, teardown);
   g_test_add ("/client/transfer/resume-after-client-restart", Fixture, NULL, setup, test_resume_after_client_restart, teardown);
   g_test_add ("/client/transfer/queued-survives-client-restart", Fixture, NULL, setup, test_queued_survives_client_restart, teardown);
+  g_test_add ("/client/transfer/restart-after-message-sent", Fixture, NULL, setup, test_restart_after_message_sent, teardown);
   g_test_add ("/client/transfer/offline-start", Fixture, NULL, setup, test_offline_start, teardown);
   g_test_add ("/client/transfer/pause-resume", Fixture, NULL, setup, test_pause_resume, teardown);
   g_test_add ("/client/transfer/too-large", Fixture, NULL, setup, test_too_large, teardown);
