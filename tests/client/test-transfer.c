@@ -421,6 +421,51 @@ test_restart_after_message_sent (Fixture       *f,
   natter_session_stop (alice2);
 }
 
+/* A paused upload stays paused across a restart, and resumes from the
+ * server's offset when asked. */
+static void
+test_paused_survives_client_restart (Fixture       *f,
+                                     gconstpointer  data)
+{
+  NatterSession *alice = natter_test_session_new (f->ts->url, "alice", f->cache_dir, FALSE);
+  g_autoptr(NatterSession) alice2 = NULL;
+  g_autofree char *sha = NULL;
+  g_autoptr(GFile) file = make_file (f, "paused.bin", 48 * MiB, &sha);
+  g_autoptr(NatterTransfer) up = NULL;
+  g_autoptr(NatterTransfer) restored = NULL;
+  g_autoptr(NatterTransfer) down = NULL;
+  g_autofree char *got_sha = NULL;
+
+  natter_test_join (alice, "files");
+  up = natter_transfer_new_upload (alice, natter_session_lookup_room (alice, "files"), file, NULL);
+  natter_transfer_start (up);
+  natter_test_wait_until (natter_transfer_get_bytes (up) >= 4 * MiB, 30000);
+  natter_transfer_pause (up);
+  g_clear_object (&up);
+
+  natter_session_stop (alice);
+  g_object_add_weak_pointer (G_OBJECT (alice), (gpointer *) &alice);
+  g_object_unref (alice);
+  natter_test_wait_until (alice == NULL, 10000);
+
+  alice2 = natter_test_session_new (f->ts->url, "alice", f->cache_dir, TRUE);
+  g_assert_cmpuint (g_list_model_get_n_items (natter_session_get_transfers (alice2)), ==, 1);
+  restored = g_list_model_get_item (natter_session_get_transfers (alice2), 0);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_cmpint (natter_transfer_get_state (restored), ==, NATTER_TRANSFER_STATE_PAUSED);
+
+  natter_transfer_resume (restored);
+  natter_test_wait_until (is_done (restored), 30000);
+  g_assert_cmpint (natter_transfer_get_resumed_at (restored), >=, 4 * MiB);
+  down = natter_transfer_new_download_id (alice2, natter_transfer_get_file_id (restored), NULL, NULL);
+  natter_transfer_start (down);
+  natter_test_wait_until (is_done (down), 30000);
+  got_sha = file_sha256 (natter_transfer_get_file (down));
+  g_assert_cmpstr (got_sha, ==, sha);
+  natter_session_stop (alice2);
+}
+
 /* An upload queued offline (never created on the server) when the client
  * quits is created and sent by the next session. */
 static void
@@ -547,6 +592,7 @@ test_too_large (Fixture       *f,
   g_autoptr(GFile) file = g_file_new_for_path (path);
   g_autoptr(GFileOutputStream) out = g_file_replace (file, NULL, FALSE, G_FILE_CREATE_NONE, NULL, NULL);
   g_autoptr(NatterTransfer) up = NULL;
+  g_autoptr(GPtrArray) rows = NULL;
 
   /* Sparse: the server refuses it from its announced length alone. */
   g_assert_nonnull (out);
@@ -559,6 +605,10 @@ test_too_large (Fixture       *f,
   g_assert_cmpstr (natter_transfer_get_error (up), ==, "File too large: limit is 1 GiB");
   g_assert_cmpint (natter_transfer_get_bytes (up), ==, 0);
   g_assert_cmpuint (natter_session_get_pending (alice), ==, 0);
+  /* Refused for good: nothing is left for a restart to try again. */
+  g_assert_cmpuint (g_list_model_get_n_items (natter_session_get_transfers (alice)), ==, 0);
+  rows = natter_cache_list_uploads (_natter_session_get_cache (alice));
+  g_assert_cmpuint (rows->len, ==, 0);
   natter_session_stop (alice);
 }
 
@@ -620,6 +670,7 @@ main (int   argc,
   g_test_add ("/client/transfer/resume-after-client-restart", Fixture, NULL, setup, test_resume_after_client_restart, teardown);
   g_test_add ("/client/transfer/queued-survives-client-restart", Fixture, NULL, setup, test_queued_survives_client_restart, teardown);
   g_test_add ("/client/transfer/restart-after-message-sent", Fixture, NULL, setup, test_restart_after_message_sent, teardown);
+  g_test_add ("/client/transfer/paused-survives-client-restart", Fixture, NULL, setup, test_paused_survives_client_restart, teardown);
   g_test_add ("/client/transfer/offline-start", Fixture, NULL, setup, test_offline_start, teardown);
   g_test_add ("/client/transfer/pause-resume", Fixture, NULL, setup, test_pause_resume, teardown);
   g_test_add ("/client/transfer/too-large", Fixture, NULL, setup, test_too_large, teardown);
