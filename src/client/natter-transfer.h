@@ -64,6 +64,9 @@ NatterTransfer          *natter_transfer_new_download_id (NatterSession *session
                                                           const char    *name,
                                                           GFile         *destination);
 
+/* An upload that starts is kept in the session's cache until its message
+ * is queued (or it fails): if the client goes away first, the next session
+ * on that cache resumes it (natter_session_get_transfers()). */
 void                     natter_transfer_start        (NatterTransfer *self);
 /* Stops moving bytes; natter_transfer_resume() continues from what the
  * server (upload) or the partial file (download) has. */

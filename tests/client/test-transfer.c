@@ -2,7 +2,9 @@
  * an upload with progress whose file message reaches the other client
  * exactly once, a cached download, an upload that survives a server
  * restart by resuming at the server's offset, one started offline, pause
- * and resume, and a refusal with its reason. */
+ * and resume, and a refusal with its reason; and uploads that outlive the
+ * client: running, queued offline, paused, or sent just before it went,
+ * each resumed or finished once by the next session on the same cache. */
 #include <glib/gstdio.h>
 
 #if __has_include(<gdk-pixbuf/gdk-pixbuf.h>)
