@@ -41,6 +41,15 @@ struct _NatterMeteredInput
 
   NatterMeteredOverLimitFunc over_limit;
   gpointer                   over_limit_data;
+
+  /* libsoup 3.2 destroys its input source after every read and makes a
+   * new one (soup_websocket_connection_read), and GLib adds and removes a
+   * polled fd by walking a sorted list of every fd of the context and
+   * waking the loop: O(N) twice per received frame with N connections.
+   * So the fd is polled by one long-lived @watch, and the sources handed
+   * to libsoup have no fd: the watch makes the current one ready. */
+  GSource                   *watch;
+  GSource                   *consumer;
 };
 
 static void natter_metered_input_pollable_init (GPollableInputStreamInterface *iface);
@@ -230,15 +239,100 @@ natter_metered_input_is_readable (GPollableInputStream *stream)
   return g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (self->base));
 }
 
+typedef struct
+{
+  GSource  parent;
+  GObject *stream;
+} ConsumerSource;
+
+static gboolean
+consumer_source_dispatch (GSource     *source,
+                          GSourceFunc  callback,
+                          gpointer     user_data)
+{
+  /* Ready once per wakeup of the watch, not from now on. */
+  g_source_set_ready_time (source, -1);
+  if (callback == NULL)
+    return G_SOURCE_REMOVE;
+  return ((GPollableSourceFunc) callback) (((ConsumerSource *) source)->stream, user_data);
+}
+
+static void
+consumer_source_finalize (GSource *source)
+{
+  g_clear_object (&((ConsumerSource *) source)->stream);
+}
+
+static GSourceFuncs consumer_source_funcs = {
+  NULL, NULL, consumer_source_dispatch, consumer_source_finalize, NULL, NULL,
+};
+
+static void
+metered_input_stop_watch (NatterMeteredInput *self)
+{
+  if (self->watch != NULL)
+    {
+      g_source_destroy (self->watch);
+      g_clear_pointer (&self->watch, g_source_unref);
+    }
+  g_clear_pointer (&self->consumer, g_source_unref);
+}
+
+static gboolean
+metered_input_watch_cb (GObject  *base,
+                        gpointer  user_data)
+{
+  NatterMeteredInput *self = user_data;
+
+  if (self->consumer != NULL && !g_source_is_destroyed (self->consumer))
+    {
+      g_source_set_ready_time (self->consumer, 0);
+      return G_SOURCE_CONTINUE;
+    }
+
+  /* Nobody waits for input (closing): stop polling, or a readable or
+   * closed fd would wake the loop for ever. */
+  g_clear_pointer (&self->consumer, g_source_unref);
+  g_clear_pointer (&self->watch, g_source_unref);
+  return G_SOURCE_REMOVE;
+}
+
 static GSource *
 natter_metered_input_create_source (GPollableInputStream *stream,
                                     GCancellable         *cancellable)
 {
   NatterMeteredInput *self = NATTER_METERED_INPUT (stream);
-  g_autoptr(GSource) base_source =
-    g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (self->base), NULL);
+  GSource *source;
 
-  return g_pollable_source_new_full (stream, base_source, cancellable);
+  if (cancellable != NULL)
+    {
+      g_autoptr(GSource) base_source =
+        g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (self->base), NULL);
+
+      return g_pollable_source_new_full (stream, base_source, cancellable);
+    }
+
+  source = g_source_new (&consumer_source_funcs, sizeof (ConsumerSource));
+  g_source_set_static_name (source, "natter-metered-input");
+  ((ConsumerSource *) source)->stream = g_object_ref (G_OBJECT (stream));
+  g_clear_pointer (&self->consumer, g_source_unref);
+  self->consumer = g_source_ref (source);
+
+  if (self->watch == NULL)
+    {
+      self->watch = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (self->base), NULL);
+      g_source_set_callback (self->watch, G_SOURCE_FUNC (metered_input_watch_cb), self, NULL);
+      g_source_attach (self->watch, g_main_context_get_thread_default ());
+    }
+  return source;
+}
+
+static void
+natter_metered_input_dispose (GObject *object)
+{
+  metered_input_stop_watch (NATTER_METERED_INPUT (object));
+
+  G_OBJECT_CLASS (natter_metered_input_parent_class)->dispose (object);
 }
 
 static void
@@ -257,6 +351,7 @@ natter_metered_input_class_init (NatterMeteredInputClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GInputStreamClass *stream_class = G_INPUT_STREAM_CLASS (klass);
 
+  object_class->dispose = natter_metered_input_dispose;
   object_class->finalize = natter_metered_input_finalize;
   stream_class->read_fn = natter_metered_input_read;
   stream_class->close_fn = natter_metered_input_close;
@@ -546,6 +641,7 @@ natter_metered_stream_close (GIOStream     *stream,
 {
   NatterMeteredStream *self = NATTER_METERED_STREAM (stream);
 
+  metered_input_stop_watch (self->input);
   return g_io_stream_close (self->base, cancellable, error);
 }
 
@@ -574,6 +670,7 @@ natter_metered_stream_close_async (GIOStream           *stream,
   GTask *task = g_task_new (stream, cancellable, callback, user_data);
 
   g_task_set_source_tag (task, natter_metered_stream_close_async);
+  metered_input_stop_watch (self->input);
   g_io_stream_close_async (self->base, io_priority, cancellable, base_closed_cb, task);
 }
 
