@@ -4,6 +4,7 @@
  * with Enter never sends by accident. */
 
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 
 #include "natter-app-private.h"
 #include "natter-composer.h"
@@ -121,6 +122,27 @@ create_emoji_chooser (GtkMenuButton *button,
 
 /* Pasting an image */
 
+/* Pasted images older than this are deleted at the next paste: by then
+ * they were sent, or never will be. */
+#define PASTED_KEEP_SECONDS (7 * 24 * 60 * 60)
+
+static void
+delete_old_pasted (const char *dir)
+{
+  g_autoptr(GDir) entries = g_dir_open (dir, 0, NULL);
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  const char *name;
+
+  while (entries != NULL && (name = g_dir_read_name (entries)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      GStatBuf buf;
+
+      if (g_stat (path, &buf) == 0 && now - buf.st_mtime > PASTED_KEEP_SECONDS)
+        g_unlink (path);
+    }
+}
+
 static void
 save_png_thread (GTask        *task,
                  gpointer      source,
@@ -132,6 +154,7 @@ save_png_thread (GTask        *task,
   g_autofree char *dir = g_path_get_dirname (path);
 
   g_mkdir_with_parents (dir, 0700);
+  delete_old_pasted (dir);
   if (gdk_texture_save_to_png (texture, path))
     g_task_return_boolean (task, TRUE);
   else

@@ -5,6 +5,8 @@
  * Snapshots of the main states go to $NATTER_SNAPSHOT_DIR as PNGs. */
 
 #include <glib/gstdio.h>
+#include <time.h>
+#include <utime.h>
 #include <string.h>
 #include <gtk/gtk.h>
 
@@ -1373,6 +1375,9 @@ test_paste_image (Fixture       *fixture,
   GListModel *timeline;
   NatterMessage *message = NULL;
   GtkWidget *send;
+  g_autofree char *pasted_dir = NULL;
+  g_autofree char *old_paste = NULL;
+  g_autofree char *recent_paste = NULL;
 
   sign_up_and_wait (fixture, me);
   create_room_through_dialog (fixture, room_name);
@@ -1390,6 +1395,18 @@ test_paste_image (Fixture       *fixture,
   }
   g_assert_null (find_toplevel (NATTER_TYPE_SEND_FILE_DIALOG));
   natter_composer_set_text (composer, "");
+
+  /* Images pasted long ago are cleaned up; recent ones are kept. */
+  pasted_dir = g_build_filename (g_get_user_cache_dir (), "natter", "pasted", NULL);
+  old_paste = g_build_filename (pasted_dir, "Pasted image old.png", NULL);
+  recent_paste = g_build_filename (pasted_dir, "Pasted image recent.png", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (pasted_dir, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (old_paste, "old", -1, NULL));
+  g_assert_true (g_file_set_contents (recent_paste, "recent", -1, NULL));
+  {
+    struct utimbuf times = { .actime = time (NULL) - 8 * 24 * 3600, .modtime = time (NULL) - 8 * 24 * 3600 };
+    g_assert_cmpint (g_utime (old_paste, &times), ==, 0);
+  }
 
   /* An image (a screenshot, say) is saved as a PNG and confirmed first. */
   gdk_pixbuf_fill (pixbuf, 0xe01b24ff);
@@ -1413,6 +1430,8 @@ test_paste_image (Fixture       *fixture,
   g_assert_true (g_str_has_suffix (natter_message_get_file_name (message), ".png"));
   g_assert_cmpstr (natter_message_get_file_mime (message), ==, "image/png");
   g_assert_cmpint (natter_message_get_file_size (message), >, 0);
+  g_assert_false (g_file_test (old_paste, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (recent_paste, G_FILE_TEST_EXISTS));
 }
 
 static GtkWidget *
