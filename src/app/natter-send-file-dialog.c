@@ -210,6 +210,7 @@ read_files_cb (GObject      *source,
   if (facts->error != NULL)
     {
       self->error = g_strdup (facts->error);
+      gtk_widget_set_visible (GTK_WIDGET (self->preview), FALSE);
       adw_message_dialog_set_body (ADW_MESSAGE_DIALOG (self), facts->error);
       facts_free (facts);
       return;
@@ -229,6 +230,8 @@ read_files_cb (GObject      *source,
                                       GTK_ACCESSIBLE_PROPERTY_LABEL, alt, -1);
       gtk_widget_set_visible (GTK_WIDGET (self->preview), TRUE);
     }
+  else
+    gtk_widget_set_visible (GTK_WIDGET (self->preview), FALSE);
   facts_free (facts);
 
   self->ready = TRUE;
@@ -261,6 +264,20 @@ natter_send_file_dialog_new (GtkWindow  *parent,
     adw_message_dialog_format_heading (ADW_MESSAGE_DIALOG (self),
                                        g_dngettext (GETTEXT_PACKAGE, "Send %u File?", "Send %u Files?", n), n);
   adw_message_dialog_set_body (ADW_MESSAGE_DIALOG (self), _("Reading…"));
+
+  /* Room for the preview from the start when the name says image (a guess
+   * from the name costs no I/O), so a slow preview does not resize the
+   * dialog under the user's pointer. */
+  if (n == 1)
+    {
+      g_autoptr(GFile) file = g_list_model_get_item (files, 0);
+      g_autofree char *name = g_file_get_basename (file);
+      g_autofree char *guess = g_content_type_guess (name, NULL, 0, NULL);
+      g_autofree char *mime = guess != NULL ? g_content_type_get_mime_type (guess) : NULL;
+
+      if (mime != NULL && g_str_has_prefix (mime, "image/"))
+        gtk_widget_set_visible (GTK_WIDGET (self->preview), TRUE);
+    }
 
   /* The task holds the dialog until the worker is done; closing the dialog
    * cancels the worker, and then nothing is shown. */
