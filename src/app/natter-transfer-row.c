@@ -54,8 +54,23 @@ update (NatterTransferRow *self)
                               natter_transfer_get_error (self->transfer) != NULL
                               ? natter_transfer_get_error (self->transfer) : _("unknown error"));
       break;
-    case NATTER_TRANSFER_STATE_PAUSED:
     case NATTER_TRANSFER_STATE_RUNNING:
+      {
+        g_autofree char *done = natter_text_format_size (bytes);
+
+        if (natter_transfer_get_rate (self->transfer) > 0)
+          {
+            g_autofree char *rate = natter_text_format_size ((gint64) natter_transfer_get_rate (self->transfer));
+
+            /* Translators: an upload: file name, bytes sent, size, speed ("2.1 MB/s") */
+            text = g_strdup_printf (_("%s — %s of %s, %s/s"), name, done, size, rate);
+          }
+        else
+          /* Translators: an upload: file name, bytes sent, size */
+          text = g_strdup_printf (_("%s — %s of %s"), name, done, size);
+      }
+      break;
+    case NATTER_TRANSFER_STATE_PAUSED:
     case NATTER_TRANSFER_STATE_DONE:
     default:
       /* Translators: a file name and its size */
@@ -97,6 +112,7 @@ natter_transfer_row_set_transfer (NatterTransferRow *self,
       g_signal_connect_object (transfer, "notify::bytes", G_CALLBACK (update), self, G_CONNECT_SWAPPED);
       g_signal_connect_object (transfer, "notify::total", G_CALLBACK (update), self, G_CONNECT_SWAPPED);
       g_signal_connect_object (transfer, "notify::state", G_CALLBACK (update), self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (transfer, "notify::rate", G_CALLBACK (update), self, G_CONNECT_SWAPPED);
       update (self);
     }
 }

@@ -1482,9 +1482,12 @@ on_upload_bytes (NatterTransfer *transfer,
 {
   GtkWidget *row = find_widget_of_type (seen->window, NATTER_TYPE_TRANSFER_ROW);
   GtkWidget *bar = row != NULL ? find_widget_of_type (row, GTK_TYPE_PROGRESS_BAR) : NULL;
+  GtkWidget *label = row != NULL ? find_widget_of_type (row, GTK_TYPE_LABEL) : NULL;
   double fraction = bar != NULL ? gtk_progress_bar_get_fraction (GTK_PROGRESS_BAR (bar)) : 0;
 
-  if (bar != NULL && gtk_widget_get_visible (bar) && fraction > 0 && fraction < 1)
+  /* The bar moves, and the text says how far ("report.bin — 1.0 MB of 6.3 MB"). */
+  if (bar != NULL && gtk_widget_get_visible (bar) && fraction > 0 && fraction < 1 &&
+      strstr (gtk_label_get_label (GTK_LABEL (label)), " of ") != NULL)
     seen->partial++;
 }
 
