@@ -695,6 +695,54 @@ test_resume_from_saved_hash_state (Fixture       *f,
   g_assert_cmpstr (file_sha, ==, sha);
 }
 
+/* A client that thinks its PATCH died sends a new one while the server
+ * still holds the first: the new one wins, goes on from what the first
+ * stored, and the first connection is closed. */
+static void
+test_resume_supersedes (Fixture       *f,
+                        gconstpointer  data)
+{
+  const goffset size = 4 * MiB, first = 3 * MiB / 2;
+  g_autofree char *sha = NULL;
+  g_autofree char *path = make_file (f, size, 10, &sha);
+  g_autofree char *id = NULL;
+  g_autofree char *head = NULL;
+  g_autofree char *contents = NULL;
+  g_autofree char *file_sha = NULL;
+  g_autoptr(GError) error = NULL;
+  guint8 byte;
+  gssize n;
+  gsize len;
+  goffset offset;
+  OffsetWait w;
+  Raw *raw;
+
+  g_assert_true (g_file_get_contents (path, &contents, &len, NULL));
+  g_assert_cmpuint (create_upload (f, f->alice, "general", "twice.bin", size, &id), ==, 201);
+  head = g_strdup_printf ("PATCH /api/v1/uploads/%s HTTP/1.1\r\nHost: x\r\n"
+                          "Authorization: Bearer %s\r\nTus-Resumable: 1.0.0\r\n"
+                          "Upload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\n"
+                          "Content-Length: %" G_GINT64_FORMAT "\r\n\r\n", id, f->alice, size);
+  raw = raw_send (f, head, (const guint8 *) contents, first);
+  w = (OffsetWait) { f, id, first };
+  g_assert_true (natter_test_wait (offset_reached, &w, NATTER_TEST_TIMEOUT_MS));
+
+  offset = head_offset (f, f->alice, id);
+  g_assert_cmpint (offset, ==, first);
+  g_assert_cmpuint (patch_file (f, f->alice, id, path, offset, size - offset, NULL, &file_sha,
+                                NULL), ==, 204);
+  g_assert_cmpstr (file_sha, ==, sha);
+
+  /* The first PATCH's connection was closed under it (a blocking read:
+   * the server has already done it, or never will). */
+  g_socket_set_timeout (g_socket_connection_get_socket (raw->connection), 5);
+  n = g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (raw->connection)),
+                           &byte, 1, NULL, &error);
+  g_assert_false (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT));
+  g_assert_cmpint (n, <=, 0);
+  raw_free (raw);
+}
+
 /* An upload cut without a restart resumes from the server's offset too. */
 static void
 test_resume_after_cut (Fixture       *f,
@@ -1064,6 +1112,7 @@ main (int   argc,
   ADD ("round-trip/200MiB", test_round_trip_200m, NULL);
   ADD ("resume/after-restart", test_resume_after_restart, NULL);
   ADD ("resume/after-cut", test_resume_after_cut, NULL);
+  ADD ("resume/supersedes", test_resume_supersedes, NULL);
   ADD ("resume/saved-hash-state", test_resume_from_saved_hash_state, NULL);
   ADD ("range", test_range, NULL);
   ADD ("non-member", test_non_member, NULL);
