@@ -134,6 +134,12 @@ up_cg=(); up_sg=(); down_cg=(); down_sg=()
 printf '%-6s %-9s %6s %9s %9s %9s %9s %11s %11s\n' round direction MiB "MB/s" "wall MB/s" \
   "client s" "server s" "client +MiB" "server +MiB"
 for round in $(seq "$rounds"); do
+  # A file of its own each round: the same bytes again would take the
+  # server's dedupe path (the blob exists, the upload is dropped).
+  if (( round > 1 )); then
+    printf '%08d' "$round" | dd of="$tmp/big" bs=8 count=1 conv=notrunc status=none
+    want=$(sha256sum < "$tmp/big" | cut -d' ' -f1)
+  fi
   run "$tmp/data/uploads/*.part" "$cli_bin" --server "$url" upload general "$tmp/big"
   id=$out
   up_rates+=("$(mbps $bytes "$xfer")"); up_walls+=("$(mbps $bytes "$elapsed")")
