@@ -82,8 +82,11 @@ update (NatterTransferRow *self)
   gtk_progress_bar_set_fraction (self->progress, total > 0 ? (double) bytes / total : 0);
   gtk_widget_set_visible (GTK_WIDGET (self->progress),
                           natter_transfer_get_state (self->transfer) != NATTER_TRANSFER_STATE_FAILED);
+  /* Retry needs the room, which the room view keeps on the transfers it
+   * started; one restored from an earlier run can only be dismissed. */
   gtk_widget_set_visible (self->retry_button,
-                          natter_transfer_get_state (self->transfer) == NATTER_TRANSFER_STATE_FAILED);
+                          natter_transfer_get_state (self->transfer) == NATTER_TRANSFER_STATE_FAILED &&
+                          g_object_get_data (G_OBJECT (self->transfer), "natter-room") != NULL);
   /* The reason may be longer than the row is wide. */
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->label),
                                natter_transfer_get_state (self->transfer) == NATTER_TRANSFER_STATE_FAILED

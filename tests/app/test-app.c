@@ -1802,6 +1802,36 @@ test_received_image_and_download_cancel (Fixture       *fixture,
   }
 }
 
+/* An upload the session runs without the room view starting it (one
+ * restored from an earlier run) shows its progress there too. */
+static void
+test_session_upload_shows (Fixture       *fixture,
+                           gconstpointer  user_data)
+{
+  g_autofree char *me = new_user_name ("fay");
+  g_autofree char *room_name = g_strdup_printf ("restored-%s", me);
+  g_autofree char *path = g_build_filename (tmp_dir, "left-over.txt", NULL);
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(NatterTransfer) upload = NULL;
+  GListModel *uploads;
+  NatterMessage *message;
+  NatterRoom *room;
+
+  g_assert_true (g_file_set_contents (path, "from the last run\n", -1, NULL));
+  sign_up_and_wait (fixture, me);
+  create_room_through_dialog (fixture, room_name);
+  room = natter_window_get_room (fixture->window);
+  uploads = _natter_room_view_get_uploads (room_view (fixture));
+  g_assert_cmpuint (g_list_model_get_n_items (uploads), ==, 0);
+
+  upload = natter_transfer_new_upload (natter_application_get_session (fixture->app), room, file, NULL);
+  natter_transfer_start (upload);
+  g_assert_cmpuint (g_list_model_get_n_items (uploads), ==, 1);
+  WAIT_UNTIL ((message = find_file_message (room, "left-over.txt")) != NULL &&
+              natter_message_get_state (message) == NATTER_MESSAGE_STATE_SENT);
+  WAIT_UNTIL (g_list_model_get_n_items (uploads) == 0);
+}
+
 static GLogWriterOutput
 debug_writer (GLogLevelFlags   level,
               const GLogField *fields,
@@ -1862,6 +1892,7 @@ main (int   argc,
   g_test_add ("/app/files/paste-image", Fixture, NULL, fixture_set_up, test_paste_image, fixture_tear_down);
   g_test_add ("/app/files/to-second-client", Fixture, NULL, fixture_set_up, test_file_to_second_client, fixture_tear_down);
   g_test_add ("/app/files/received-image-and-download-cancel", Fixture, NULL, fixture_set_up, test_received_image_and_download_cancel, fixture_tear_down);
+  g_test_add ("/app/files/session-upload-shows", Fixture, NULL, fixture_set_up, test_session_upload_shows, fixture_tear_down);
   g_test_add ("/app/files/upload-refused-and-retried", Fixture, NULL, fixture_set_up, test_upload_refused_and_retried, fixture_tear_down);
   g_test_add ("/app/quick-switcher", Fixture, NULL, fixture_set_up, test_quick_switcher, fixture_tear_down);
   g_test_add ("/app/lists/rooms-by-activity", Fixture, NULL, fixture_set_up, test_rooms_by_activity, fixture_tear_down);
