@@ -368,6 +368,8 @@ start_job (NatterFileRow *self,
 
   if (natter_transfer_get_state (self->transfer) == NATTER_TRANSFER_STATE_DONE)
     job_run (job, self->transfer);
+  else if (natter_transfer_get_state (self->transfer) == NATTER_TRANSFER_STATE_FAILED)
+    job_free (job);  /* the row shows why */
   else
     g_signal_connect (g_object_ref (self->transfer), "notify::state", G_CALLBACK (on_job_transfer_state), job);
 }
