@@ -1,8 +1,10 @@
 /* natter-uploads.c: tus 1.0 core + creation for chat files. A PATCH body is
  * never accumulated: natter_uploads_claim_message() turns accumulation off
- * at "got-headers" and every "got-chunk" goes to <data-dir>/uploads/ID.part
- * and into a running SHA-256, so completing an upload costs a rename, not a
- * pass over the file.
+ * at "got-headers", and then takes an accepted PATCH's connection from
+ * libsoup to read its body in 1 MiB blocks (a chunked one stays with
+ * libsoup, "got-chunk" by "got-chunk"). The bytes go to
+ * <data-dir>/uploads/ID.part and into a running SHA-256 in a writer
+ * thread, so completing an upload costs a rename, not a pass over the file.
  *
  * The metadata lives in its own small SQLite database, <data-dir>/files.db,
  * rather than in NatterStore: uploads are a separate concern with their own
