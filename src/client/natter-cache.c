@@ -398,8 +398,26 @@ natter_cache_insert_messages (NatterCache  *cache,
                               guint        *n_new,
                               GError      **error)
 {
-  sqlite3_stmt *stmt;
+  g_autofree gboolean *is_new = g_new0 (gboolean, MAX (messages->len, 1));
   guint count = 0;
+
+  if (!natter_cache_insert_messages_full (cache, messages, me, is_new, error))
+    return FALSE;
+  for (guint i = 0; i < messages->len; i++)
+    count += is_new[i] ? 1 : 0;
+  if (n_new != NULL)
+    *n_new = count;
+  return TRUE;
+}
+
+gboolean
+natter_cache_insert_messages_full (NatterCache  *cache,
+                                   GPtrArray    *messages,
+                                   const char   *me,
+                                   gboolean     *is_new,
+                                   GError      **error)
+{
+  sqlite3_stmt *stmt;
 
   if (!exec (cache, "BEGIN", error))
     return FALSE;
@@ -407,9 +425,9 @@ natter_cache_insert_messages (NatterCache  *cache,
   stmt = prepare (cache, INSERT_MESSAGE);
   for (guint i = 0; i < messages->len; i++)
     {
-      gboolean is_new = FALSE;
+      gboolean one_new = FALSE;
 
-      if (!insert_one (cache, stmt, g_ptr_array_index (messages, i), me, &is_new))
+      if (!insert_one (cache, stmt, g_ptr_array_index (messages, i), me, &one_new))
         {
           g_set_error (error, NATTER_CLIENT_ERROR, NATTER_CLIENT_ERROR_CACHE,
                        "%s", sqlite3_errmsg (cache->db));
@@ -417,15 +435,12 @@ natter_cache_insert_messages (NatterCache  *cache,
           exec (cache, "ROLLBACK", NULL);
           return FALSE;
         }
-      count += is_new ? 1 : 0;
+      if (is_new != NULL)
+        is_new[i] = one_new;
     }
   sqlite3_finalize (stmt);
 
-  if (!exec (cache, "COMMIT", error))
-    return FALSE;
-  if (n_new != NULL)
-    *n_new = count;
-  return TRUE;
+  return exec (cache, "COMMIT", error);
 }
 
 gboolean

@@ -96,6 +96,13 @@ gboolean     natter_cache_insert_messages    (NatterCache     *cache,
                                               const char      *me,
                                               guint           *n_new,
                                               GError         **error);
+/* The same in one transaction, telling for each message (in @is_new, an
+ * array of messages->len) whether it was new. */
+gboolean     natter_cache_insert_messages_full (NatterCache   *cache,
+                                              GPtrArray       *messages,
+                                              const char      *me,
+                                              gboolean        *is_new,
+                                              GError         **error);
 gboolean     natter_cache_insert_message     (NatterCache     *cache,
                                               const NatterChatMessage *message,
                                               const char      *me,

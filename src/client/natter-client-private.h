@@ -94,6 +94,11 @@ void            _natter_session_mark_read       (NatterSession      *self,
 /* The outbox messages of @room, in order (transfer container). */
 GPtrArray      *_natter_session_get_outbox_for  (NatterSession      *self,
                                                  const char         *room);
+/* Handles a server event (name and argument) as if it came from the
+ * socket: benchmarks feed live messages through the session's own path. */
+void            _natter_session_receive_event   (NatterSession      *self,
+                                                 const char         *name,
+                                                 JsonNode           *arg);
 /* A NatterMessage for a cached row, reusing the live object when there is
  * one (transfer full). */
 NatterMessage  *_natter_session_wrap_message    (NatterSession      *self,

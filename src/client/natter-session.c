@@ -55,6 +55,8 @@ struct _NatterSession
   guint                joins_outstanding;
   guint                flush_retry_id;
   GListStore          *transfers;       /* NatterTransfer: uploads not sent yet */
+  GPtrArray           *live;            /* NatterChatMessage: received, not yet cached */
+  guint                live_flush_id;
 
   GNetworkMonitor     *monitor;
   GDBusConnection     *system_bus;
@@ -710,16 +712,16 @@ dispatch_message (NatterSession           *self,
       return;
     }
 
-  if (!is_new)
-    return;
-
-  if (timeline != NULL || announce)
+  /* Not new to the cache (a history page may have brought it first): no
+   * notification, but the timeline may still miss it; it ignores a seq
+   * it has. */
+  if (timeline != NULL || (announce && is_new))
     {
       g_autoptr(NatterMessage) message = _natter_message_new (chat, NATTER_MESSAGE_STATE_SENT,
                                                               self->user);
       if (timeline != NULL)
         _natter_timeline_add_sent (timeline, message);
-      if (announce)
+      if (announce && is_new)
         g_signal_emit (self, signals[MESSAGE_RECEIVED], 0, room, message);
     }
 }
@@ -742,15 +744,105 @@ advance_synced (NatterSession *self,
     natter_cache_set_synced_seq (self->cache, room, synced);
 }
 
+/* Live messages are cached and dispatched in batches: one transaction
+ * for the messages of a few milliseconds, not one per message (at 1,000
+ * messages a second the commits alone kept the main loop busy and the
+ * window stopped drawing). A batch waits at most this long: */
+#define LIVE_BATCH_MS  8
+#define LIVE_BATCH_MAX 256
+
+static void
+process_live_messages (NatterSession *self,
+                       GPtrArray     *batch)
+{
+  g_autoptr(GPtrArray) kept = g_ptr_array_new ();
+  g_autoptr(GPtrArray) rooms = g_ptr_array_new ();
+  g_autofree gboolean *is_new = NULL;
+  g_autoptr(GHashTable) touched = g_hash_table_new (g_str_hash, g_str_equal);
+
+  for (guint i = 0; i < batch->len; i++)
+    {
+      NatterChatMessage *chat = g_ptr_array_index (batch, i);
+      NatterRoom *room = g_hash_table_lookup (self->rooms_by_name, chat->room);
+
+      if (room == NULL && g_hash_table_contains (self->left, chat->room))
+        continue;
+      /* A DM someone else opened: it becomes one of our rooms. */
+      if (room == NULL)
+        room = ensure_room (self, chat->room);
+      g_ptr_array_add (kept, chat);
+      g_ptr_array_add (rooms, room);
+    }
+  if (kept->len == 0)
+    return;
+
+  is_new = g_new (gboolean, kept->len);
+  for (guint i = 0; i < kept->len; i++)
+    is_new[i] = TRUE;
+  if (self->cache != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (!natter_cache_insert_messages_full (self->cache, kept, self->user, is_new, &error))
+        g_warning ("cache: %s", error->message);
+      /* The synced range grows over what is now contiguous; after a gap
+       * it stays put and the catch-up fills the gap. */
+      for (guint i = 0; i < kept->len; i++)
+        {
+          NatterChatMessage *chat = g_ptr_array_index (kept, i);
+
+          if (g_hash_table_add (touched, chat->room))
+            advance_synced (self, chat->room, 0);
+        }
+    }
+
+  for (guint i = 0; i < kept->len; i++)
+    {
+      NatterChatMessage *chat = g_ptr_array_index (kept, i);
+      NatterRoom *room = g_ptr_array_index (rooms, i);
+
+      /* Left meanwhile (a handler of an earlier message may leave). */
+      if (g_hash_table_lookup (self->rooms_by_name, chat->room) != room)
+        continue;
+      if (is_new[i] && g_strcmp0 (chat->from, self->user) != 0 &&
+          chat->seq > natter_room_get_read_seq (room))
+        _natter_room_set_counts (room, natter_room_get_unread (room) + 1,
+                                 natter_room_get_mentions (room) +
+                                 (natter_chat_text_mentions (chat->text, self->user) ? 1 : 0));
+      dispatch_message (self, room, chat, is_new[i], TRUE);
+    }
+}
+
+/* Caches and dispatches the live messages received so far. */
+static void
+flush_live (NatterSession *self)
+{
+  g_autoptr(GPtrArray) batch = NULL;
+
+  g_clear_handle_id (&self->live_flush_id, g_source_remove);
+  if (self->live == NULL || self->live->len == 0)
+    return;
+  batch = g_steal_pointer (&self->live);
+  self->live = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_chat_message_free);
+  process_live_messages (self, batch);
+}
+
+static gboolean
+flush_live_cb (gpointer user_data)
+{
+  NatterSession *self = user_data;
+
+  self->live_flush_id = 0;
+  flush_live (self);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 handle_live_message (NatterSession *self,
                      JsonNode      *arg)
 {
   g_autoptr(NatterChatMessage) chat = NULL;
   g_autoptr(GError) error = NULL;
-  NatterRoom *room;
-  gboolean is_new = TRUE;
-  g_autoptr(NatterCacheRoom) cached = NULL;
 
   if (arg == NULL || !JSON_NODE_HOLDS_OBJECT (arg))
     return;
@@ -760,28 +852,13 @@ handle_live_message (NatterSession *self,
       g_debug ("ignoring a bad message event: %s", error->message);
       return;
     }
-  room = g_hash_table_lookup (self->rooms_by_name, chat->room);
-  if (room == NULL && g_hash_table_contains (self->left, chat->room))
-    return;
-  /* A DM someone else opened: it becomes one of our rooms. */
-  if (room == NULL)
-    room = ensure_room (self, chat->room);
-
-  if (self->cache != NULL)
-    {
-      natter_cache_insert_message (self->cache, chat, self->user, &is_new);
-      cached = natter_cache_get_room (self->cache, chat->room);
-      /* Only extend the synced range when this message continues it; a
-       * message after a gap waits for the catch-up to fill the gap. */
-      if (cached != NULL && chat->seq == cached->synced_seq + 1)
-        advance_synced (self, chat->room, 0);
-    }
-  if (is_new && g_strcmp0 (chat->from, self->user) != 0 &&
-      chat->seq > natter_room_get_read_seq (room))
-    _natter_room_set_counts (room, natter_room_get_unread (room) + 1,
-                             natter_room_get_mentions (room) +
-                             (natter_chat_text_mentions (chat->text, self->user) ? 1 : 0));
-  dispatch_message (self, room, chat, is_new, TRUE);
+  if (self->live == NULL)
+    self->live = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_chat_message_free);
+  g_ptr_array_add (self->live, g_steal_pointer (&chat));
+  if (self->live->len >= LIVE_BATCH_MAX)
+    flush_live (self);
+  else if (self->live_flush_id == 0)
+    self->live_flush_id = g_timeout_add (LIVE_BATCH_MS, flush_live_cb, self);
 }
 
 /* Parses and caches a history page; returns the messages (NatterChatMessage). */
@@ -1358,6 +1435,14 @@ on_socket_event (NatterSocket  *socket,
           _natter_room_set_user_typing (room, user, FALSE);
         }
     }
+}
+
+void
+_natter_session_receive_event (NatterSession *self,
+                               const char    *name,
+                               JsonNode      *arg)
+{
+  on_socket_event (self->socket, name, arg, self);
 }
 
 /* ---- outbox ----------------------------------------------------------- */
@@ -2414,6 +2499,8 @@ natter_session_stop (NatterSession *self)
   cancel_retry (self);
   g_clear_handle_id (&self->flush_retry_id, g_source_remove);
   drop_socket (self);
+  /* What was received is kept, as if it had come a moment earlier. */
+  flush_live (self);
   if (self->state != NATTER_SESSION_STATE_SIGNED_OUT)
     set_state (self, NATTER_SESSION_STATE_DISCONNECTED);
 }
@@ -2429,6 +2516,9 @@ natter_session_dispose (GObject *object)
   cancel_retry (self);
   g_clear_handle_id (&self->flush_retry_id, g_source_remove);
   drop_socket (self);
+  /* Not cached: the catch-up of the next session fetches them. */
+  g_clear_handle_id (&self->live_flush_id, g_source_remove);
+  g_clear_pointer (&self->live, g_ptr_array_unref);
   g_cancellable_cancel (self->cancellable);
   /* Uploads stop here and stay in the cache: the next session resumes them. */
   if (self->transfers != NULL)
