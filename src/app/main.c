@@ -49,6 +49,7 @@ main (int   argc,
       return 0;
     }
 
+  natter_application_prepare_display ();
   app = natter_application_new (server);
   return g_application_run (G_APPLICATION (app), 1, app_argv);
 }

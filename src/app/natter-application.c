@@ -28,6 +28,34 @@ enum {
 
 static GParamSpec *properties [N_PROPS];
 
+static void
+append_env (const char *variable,
+            const char *value)
+{
+  const char *old = g_getenv (variable);
+  g_autofree char *joined = NULL;
+
+  if (old != NULL && old[0] != '\0')
+    joined = g_strconcat (old, ",", value, NULL);
+  g_setenv (variable, joined != NULL ? joined : value, TRUE);
+}
+
+void
+natter_application_prepare_display (void)
+{
+  /* GDK on X11 loads the GL driver as it opens the display, to choose a
+   * visual, whatever renderer draws later. When the cairo renderer is
+   * chosen nothing draws with GL: skipping the driver saved 150 ms of CPU
+   * at start and 55 MiB of memory (Mesa's llvmpipe under Xvfb). */
+  if (g_strcmp0 (g_getenv ("GSK_RENDERER"), "cairo") != 0)
+    return;
+#if GTK_CHECK_VERSION (4, 16, 0)
+  append_env ("GDK_DISABLE", "gl");
+#else
+  append_env ("GDK_DEBUG", "gl-disable");
+#endif
+}
+
 NatterApplication *
 natter_application_new (const char *server)
 {

@@ -12,6 +12,8 @@ G_BEGIN_DECLS
 
 G_DECLARE_FINAL_TYPE (NatterApplication, natter_application, NATTER, APPLICATION, AdwApplication)
 
+/* Call before GTK opens the display (main() and the benchmark do). */
+void               natter_application_prepare_display (void);
 NatterApplication *natter_application_new          (const char        *server);
 
 GSettings         *natter_application_get_settings (NatterApplication *self);

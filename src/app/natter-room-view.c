@@ -18,6 +18,12 @@
 #define EDGE_DISTANCE 48
 /* Messages a timeline keeps when the view leaves it. */
 #define TRIM_KEEP 100
+/* The view shows the newest messages only (GtkListView builds a row for
+ * each shown one): this many more per step when scrolled to the top. */
+#define REVEAL_PAGE 30
+/* The smallest height of a row (one line, no header): opening a room shows
+ * enough rows to fill the view with those. */
+#define MIN_ROW_HEIGHT 20
 
 struct _NatterRoomView
 {
@@ -46,8 +52,11 @@ struct _NatterRoomView
   NatterTimelineModel    *model;
   GCancellable           *cancellable;
   guint                   scroll_idle;
+  guint                   flush_tick;
+  guint                   mark_read_idle;
   double                  last_upper;
   gboolean                settling;
+  gboolean                switching;
   gboolean                folded;
   gboolean                at_bottom;
 };
@@ -89,6 +98,25 @@ maybe_mark_read (NatterRoomView *self)
   if (self->room != NULL && self->at_bottom && window_is_active (self) &&
       (natter_room_get_unread (self->room) > 0 || natter_room_get_mentions (self->room) > 0))
     natter_room_mark_read (self->room);
+}
+
+static gboolean
+mark_read_idle_cb (gpointer user_data)
+{
+  NatterRoomView *self = user_data;
+
+  self->mark_read_idle = 0;
+  maybe_mark_read (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* The unread count changes with every message from someone else; marking
+ * the room read (a cache write) once the frame is drawn is enough. */
+static void
+queue_mark_read (NatterRoomView *self)
+{
+  if (self->mark_read_idle == 0)
+    self->mark_read_idle = g_idle_add (mark_read_idle_cb, self);
 }
 
 static void
@@ -152,9 +180,7 @@ maybe_load_older (NatterRoomView *self)
   NatterTimeline *timeline = get_timeline (self);
   GtkAdjustment *adjustment = gtk_scrolled_window_get_vadjustment (self->scroller);
 
-  if (timeline == NULL ||
-      natter_timeline_get_loading (timeline) ||
-      natter_timeline_get_at_start (timeline))
+  if (timeline == NULL || self->model == NULL)
     return;
   /* Only near the top edge, and only once there is something to scroll. */
   if (gtk_adjustment_get_value (adjustment) > EDGE_DISTANCE * 4 ||
@@ -164,6 +190,12 @@ maybe_load_older (NatterRoomView *self)
           gtk_adjustment_get_upper (adjustment) > gtk_adjustment_get_page_size (adjustment))
         return;
     }
+
+  /* Older messages already in memory come first: no query, one change. */
+  if (natter_timeline_model_reveal (self->model, REVEAL_PAGE) > 0)
+    return;
+  if (natter_timeline_get_loading (timeline) || natter_timeline_get_at_start (timeline))
+    return;
 
   natter_timeline_load_older_async (timeline, 0, self->cancellable, load_older_cb, g_object_ref (self));
 }
@@ -175,6 +207,9 @@ on_value_changed (NatterRoomView *self,
   double value = gtk_adjustment_get_value (adjustment);
   double upper = gtk_adjustment_get_upper (adjustment);
   double page = gtk_adjustment_get_page_size (adjustment);
+
+  if (self->switching)
+    return;
 
   /* While a room opens, the view starts at the top and moves to the
    * bottom: that is neither the user scrolling nor a reason to load older
@@ -214,17 +249,70 @@ on_upper_changed (NatterRoomView *self)
   /* The content grew (new messages, rows measured): stay at the bottom. */
   if (self->at_bottom)
     queue_scroll_to_bottom (self);
+  /* The rows shown do not fill the view: show older ones too. */
+  if (self->model != NULL && gtk_adjustment_get_page_size (adjustment) > 0 &&
+      gtk_adjustment_get_upper (adjustment) <= gtk_adjustment_get_page_size (adjustment) &&
+      natter_timeline_model_get_n_hidden (self->model) > 0)
+    maybe_load_older (self);
 }
 
+/* What the view shows changed: once per frame at most while messages pour
+ * in, since appended ones are announced in batches. */
 static void
-on_timeline_items_changed (NatterRoomView *self,
-                           guint           position,
-                           guint           removed,
-                           guint           added)
+on_model_items_changed (NatterRoomView *self,
+                        guint           position,
+                        guint           removed,
+                        guint           added)
 {
   if (self->at_bottom)
     queue_scroll_to_bottom (self);
-  maybe_mark_read (self);
+  queue_mark_read (self);
+}
+
+/* Once per frame while messages arrive: announce them in one change (the
+ * view scrolls to the bottom once for it, in on_model_items_changed()).
+ * Older rows are not hidden while the view follows: removing rows above
+ * made the adjustment point past the list until the next layout. */
+static gboolean
+flush_tick_cb (GtkWidget     *widget,
+               GdkFrameClock *clock,
+               gpointer       user_data)
+{
+  NatterRoomView *self = user_data;
+
+  self->flush_tick = 0;
+  if (self->model != NULL)
+    natter_timeline_model_flush (self->model);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_appends_pending (NatterRoomView *self)
+{
+  if (self->flush_tick == 0)
+    self->flush_tick = gtk_widget_add_tick_callback (GTK_WIDGET (self->timeline_view),
+                                                     flush_tick_cb, self, NULL);
+}
+
+static void
+clear_flush_tick (NatterRoomView *self)
+{
+  if (self->flush_tick != 0 && self->timeline_view != NULL)
+    gtk_widget_remove_tick_callback (GTK_WIDGET (self->timeline_view), self->flush_tick);
+  self->flush_tick = 0;
+}
+
+/* Rows enough to fill the view with the smallest ones. */
+static guint
+rows_to_fill (NatterRoomView *self)
+{
+  int height = gtk_widget_get_height (GTK_WIDGET (self->scroller));
+
+  if (height <= 0)
+    height = gtk_widget_get_height (GTK_WIDGET (self));
+  if (height <= 0)
+    return REVEAL_PAGE;
+  return CLAMP (height / MIN_ROW_HEIGHT + 2, 10, 200);
 }
 
 static void
@@ -642,6 +730,28 @@ natter_room_view_set_room (NatterRoomView *self,
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   g_clear_handle_id (&self->scroll_idle, g_source_remove);
+  g_clear_handle_id (&self->mark_read_idle, g_source_remove);
+  clear_flush_tick (self);
+  /* Before the list view lets go of the rows: what that does to the
+   * adjustment is not about the new room. */
+  if (self->model != NULL)
+    g_signal_handlers_disconnect_by_data (self->model, self);
+  g_clear_object (&self->model);
+  /* GTK 4.8's list view looks up the row at the adjustment's value
+   * whenever the value changes. Left where the old room was (far down), a
+   * change before the new rows are laid out (a scroll, a test holding it at
+   * the top) finds no row there and warns. Start the adjustment at the top,
+   * unseen by the list view: its next layout sets the value from its own
+   * anchor anyway. */
+  {
+    GtkAdjustment *adjustment = gtk_scrolled_window_get_vadjustment (self->scroller);
+
+    self->switching = TRUE;
+    g_signal_handlers_block_matched (adjustment, G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL, self->timeline_view);
+    gtk_adjustment_set_value (adjustment, 0);
+    g_signal_handlers_unblock_matched (adjustment, G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL, self->timeline_view);
+    self->switching = FALSE;
+  }
 
   if (self->room != NULL)
     {
@@ -673,15 +783,19 @@ natter_room_view_set_room (NatterRoomView *self,
     }
 
   self->cancellable = g_cancellable_new ();
-  self->model = natter_timeline_model_new (G_LIST_MODEL (natter_room_get_timeline (room)));
-  g_signal_connect_object (natter_room_get_timeline (room), "items-changed",
-                           G_CALLBACK (on_timeline_items_changed), self, G_CONNECT_SWAPPED);
+  self->model = natter_timeline_model_new (G_LIST_MODEL (natter_room_get_timeline (room)),
+                                           rows_to_fill (self));
+  natter_timeline_model_set_flush_by_frame (self->model, TRUE);
+  g_signal_connect_object (self->model, "items-changed",
+                           G_CALLBACK (on_model_items_changed), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->model, "appends-pending",
+                           G_CALLBACK (on_appends_pending), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (natter_room_get_timeline (room), "notify::loading",
                            G_CALLBACK (on_loading_changed), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (room, "notify::display-name", G_CALLBACK (update_header), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (room, "notify::topic", G_CALLBACK (update_header), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (room, "notify::typing-text", G_CALLBACK (update_typing), self, G_CONNECT_SWAPPED);
-  g_signal_connect_object (room, "notify::unread", G_CALLBACK (maybe_mark_read), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (room, "notify::unread", G_CALLBACK (queue_mark_read), self, G_CONNECT_SWAPPED);
 
   selection = gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->model)));
   self->at_bottom = TRUE;
@@ -701,7 +815,8 @@ natter_room_view_set_room (NatterRoomView *self,
   maybe_mark_read (self);
 
   /* A room with only a few cached messages fills the view from history. */
-  if (g_list_model_get_n_items (G_LIST_MODEL (self->model)) < 20)
+  if (natter_timeline_model_get_n_hidden (self->model) == 0 &&
+      g_list_model_get_n_items (G_LIST_MODEL (self->model)) < 20)
     maybe_load_older (self);
 }
 
@@ -757,6 +872,10 @@ natter_room_view_dispose (GObject *object)
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   g_clear_handle_id (&self->scroll_idle, g_source_remove);
+  g_clear_handle_id (&self->mark_read_idle, g_source_remove);
+  clear_flush_tick (self);
+  if (self->model != NULL)
+    g_signal_handlers_disconnect_by_data (self->model, self);
   if (self->room != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->room, self);

@@ -1,7 +1,9 @@
-/* natter-timeline-model.c: a pass-through GListModel that announces
- * appended messages in batches and tells which item got a new predecessor. Reporting that item as removed and added again
- * would make GtkListView lose its scroll anchor when older messages are
- * prepended, so rows listen to ::context-changed instead. */
+/* natter-timeline-model.c: a window over the end of a timeline. It passes
+ * items through with an offset (the hidden older items), announces appended
+ * messages in batches, and tells which item got a new predecessor.
+ * Reporting that item as removed and added again would make GtkListView
+ * lose its scroll anchor when older messages are revealed, so rows listen
+ * to ::context-changed instead. */
 
 #include "natter-timeline-model.h"
 
@@ -10,18 +12,22 @@ struct _NatterTimelineModel
   GObject     parent_instance;
 
   GListModel *model;
-  /* Items the view has been told about. Messages appended at the end are
-   * announced together a moment later: at 1,000 messages a second, one
-   * change per message made the list view build a row for each. */
+  /* Exposed items are model[hidden .. hidden + n_items). Items after them
+   * were appended and wait to be announced together: at 1,000 messages a
+   * second, one change per message made the list view lay out every one. */
+  guint       hidden;
   guint       n_items;
   guint       flush_source;
+  gboolean    by_frame;
+  gboolean    pending_signalled;
 };
 
-/* How long appended messages wait to be announced together. */
+/* Without a frame to wait for: how long appended messages wait. */
 #define APPEND_DELAY_MS 30
 
 enum {
   CONTEXT_CHANGED,
+  APPENDS_PENDING,
   N_SIGNALS
 };
 
@@ -54,31 +60,7 @@ get_item (GListModel *list,
 
   if (self->model == NULL || position >= self->n_items)
     return NULL;
-  return g_list_model_get_item (self->model, position);
-}
-
-static void
-flush_appended (NatterTimelineModel *self)
-{
-  guint n = self->model != NULL ? g_list_model_get_n_items (self->model) : 0;
-  guint old = self->n_items;
-
-  g_clear_handle_id (&self->flush_source, g_source_remove);
-  if (n > old)
-    {
-      self->n_items = n;
-      g_list_model_items_changed (G_LIST_MODEL (self), old, 0, n - old);
-    }
-}
-
-static gboolean
-flush_cb (gpointer user_data)
-{
-  NatterTimelineModel *self = user_data;
-
-  self->flush_source = 0;
-  flush_appended (self);
-  return G_SOURCE_REMOVE;
+  return g_list_model_get_item (self->model, self->hidden + position);
 }
 
 static void
@@ -89,6 +71,71 @@ list_model_iface_init (GListModelInterface *iface)
   iface->get_item = get_item;
 }
 
+/* The exposed item at @position now follows another one (or none). */
+static void
+emit_context_changed (NatterTimelineModel *self,
+                      guint                position)
+{
+  g_autoptr(GObject) item = NULL;
+  g_autoptr(GObject) previous = NULL;
+
+  if (position >= self->n_items)
+    return;
+  item = get_item (G_LIST_MODEL (self), position);
+  if (position > 0)
+    previous = get_item (G_LIST_MODEL (self), position - 1);
+  g_signal_emit (self, signals [CONTEXT_CHANGED], 0, item, previous);
+}
+
+guint
+natter_timeline_model_flush (NatterTimelineModel *self)
+{
+  guint n, old;
+
+  g_return_val_if_fail (NATTER_IS_TIMELINE_MODEL (self), 0);
+
+  g_clear_handle_id (&self->flush_source, g_source_remove);
+  self->pending_signalled = FALSE;
+  n = self->model != NULL ? g_list_model_get_n_items (self->model) : 0;
+  old = self->n_items;
+  if (n <= self->hidden + old)
+    return 0;
+  self->n_items = n - self->hidden;
+  g_list_model_items_changed (G_LIST_MODEL (self), old, 0, self->n_items - old);
+  return self->n_items - old;
+}
+
+static gboolean
+flush_cb (gpointer user_data)
+{
+  NatterTimelineModel *self = user_data;
+
+  self->flush_source = 0;
+  natter_timeline_model_flush (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+queue_flush (NatterTimelineModel *self)
+{
+  if (self->by_frame)
+    {
+      if (!self->pending_signalled)
+        {
+          self->pending_signalled = TRUE;
+          g_signal_emit (self, signals [APPENDS_PENDING], 0);
+        }
+    }
+  else if (self->flush_source == 0)
+    self->flush_source = g_timeout_add (APPEND_DELAY_MS, flush_cb, self);
+}
+
+static gboolean
+appends_waiting (NatterTimelineModel *self)
+{
+  return self->flush_source != 0 || self->pending_signalled;
+}
+
 static void
 on_items_changed (NatterTimelineModel *self,
                   guint                position,
@@ -96,46 +143,66 @@ on_items_changed (NatterTimelineModel *self,
                   guint                added)
 {
   guint n = g_list_model_get_n_items (self->model);
+  guint exposed_end = self->hidden + self->n_items;
 
-  /* Appended at the very end: announced with the others shortly. */
-  if (removed == 0 && position == n - added && position >= self->n_items)
+  /* Past the exposed items (appended, or a pending message moving among
+   * the ones not announced yet): announced with the others shortly. */
+  if (position >= exposed_end)
     {
-      if (self->flush_source == 0)
-        self->flush_source = g_timeout_add (APPEND_DELAY_MS, flush_cb, self);
+      if (n > self->hidden + self->n_items)
+        queue_flush (self);
       return;
     }
 
-  if (self->flush_source != 0)
+  /* Among the hidden older items (a page loaded from the cache, a trim):
+   * nothing the view shows changed. */
+  if (self->hidden > 0 && position + removed <= self->hidden)
     {
-      /* Appends are still waiting: replace everything from the change to
-       * the end in one go. Coarse, but only while messages pour in. */
-      guint old = self->n_items;
-      guint start = MIN (position, old);
-
-      g_clear_handle_id (&self->flush_source, g_source_remove);
-      self->n_items = n;
-      g_list_model_items_changed (G_LIST_MODEL (self), start, old - start, n - start);
-    }
-  else
-    {
-      self->n_items = n;
-      g_list_model_items_changed (G_LIST_MODEL (self), position, removed, added);
+      self->hidden = self->hidden - removed + added;
+      return;
     }
 
-  /* The item after the change now has another predecessor. */
-  if (position + added < n)
+  if (position >= self->hidden && position + removed <= exposed_end)
     {
-      g_autoptr(GObject) item = g_list_model_get_item (self->model, position + added);
-      g_autoptr(GObject) previous = NULL;
+      guint vpos = position - self->hidden;
 
-      if (position + added > 0)
-        previous = g_list_model_get_item (self->model, position + added - 1);
-      g_signal_emit (self, signals [CONTEXT_CHANGED], 0, item, previous);
+      if (appends_waiting (self))
+        {
+          /* Appends are still waiting: replace everything from the change
+           * to the end in one go. Coarse, but only while messages pour in. */
+          guint old = self->n_items;
+
+          g_clear_handle_id (&self->flush_source, g_source_remove);
+          self->pending_signalled = FALSE;
+          self->n_items = n - self->hidden;
+          g_list_model_items_changed (G_LIST_MODEL (self), vpos, old - vpos, self->n_items - vpos);
+        }
+      else
+        {
+          self->n_items = self->n_items - removed + added;
+          g_list_model_items_changed (G_LIST_MODEL (self), vpos, removed, added);
+        }
+      /* The item after the change now has another predecessor. */
+      emit_context_changed (self, vpos + added);
+      return;
     }
+
+  /* Across the edge of the hidden items: expose everything from the change
+   * on, in one change. Rare (a message older than the view, arriving). */
+  {
+    guint old = self->n_items;
+
+    g_clear_handle_id (&self->flush_source, g_source_remove);
+    self->pending_signalled = FALSE;
+    self->hidden = MIN (self->hidden, position);
+    self->n_items = n - self->hidden;
+    g_list_model_items_changed (G_LIST_MODEL (self), 0, old, self->n_items);
+  }
 }
 
 NatterTimelineModel *
-natter_timeline_model_new (GListModel *model)
+natter_timeline_model_new (GListModel *model,
+                           guint       n_shown)
 {
   NatterTimelineModel *self;
 
@@ -144,8 +211,11 @@ natter_timeline_model_new (GListModel *model)
   self = g_object_new (NATTER_TYPE_TIMELINE_MODEL, NULL);
   if (model != NULL)
     {
+      guint n = g_list_model_get_n_items (model);
+
       self->model = g_object_ref (model);
-      self->n_items = g_list_model_get_n_items (model);
+      self->hidden = n > n_shown ? n - n_shown : 0;
+      self->n_items = n - self->hidden;
       g_signal_connect_object (model, "items-changed",
                                G_CALLBACK (on_items_changed), self, G_CONNECT_SWAPPED);
     }
@@ -157,6 +227,51 @@ natter_timeline_model_get_model (NatterTimelineModel *self)
 {
   g_return_val_if_fail (NATTER_IS_TIMELINE_MODEL (self), NULL);
   return self->model;
+}
+
+guint
+natter_timeline_model_get_n_hidden (NatterTimelineModel *self)
+{
+  g_return_val_if_fail (NATTER_IS_TIMELINE_MODEL (self), 0);
+  return self->hidden;
+}
+
+guint
+natter_timeline_model_reveal (NatterTimelineModel *self,
+                              guint                count)
+{
+  guint k;
+
+  g_return_val_if_fail (NATTER_IS_TIMELINE_MODEL (self), 0);
+
+  k = MIN (count, self->hidden);
+  if (k == 0)
+    return 0;
+  self->hidden -= k;
+  self->n_items += k;
+  g_list_model_items_changed (G_LIST_MODEL (self), 0, 0, k);
+  /* The formerly first row now has a predecessor. */
+  emit_context_changed (self, k);
+  return k;
+}
+
+void
+natter_timeline_model_set_flush_by_frame (NatterTimelineModel *self,
+                                          gboolean             by_frame)
+{
+  gboolean waiting;
+
+  g_return_if_fail (NATTER_IS_TIMELINE_MODEL (self));
+
+  by_frame = !!by_frame;
+  if (self->by_frame == by_frame)
+    return;
+  waiting = appends_waiting (self);
+  g_clear_handle_id (&self->flush_source, g_source_remove);
+  self->pending_signalled = FALSE;
+  self->by_frame = by_frame;
+  if (waiting)
+    queue_flush (self);
 }
 
 static void
@@ -183,6 +298,15 @@ natter_timeline_model_class_init (NatterTimelineModelClass *klass)
                   G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL,
                   G_TYPE_NONE, 2, G_TYPE_OBJECT, G_TYPE_OBJECT);
+
+  /* ::appends-pending: with flush-by-frame, messages were appended and
+   * wait for natter_timeline_model_flush(); emitted once per batch. */
+  signals [APPENDS_PENDING] =
+    g_signal_new ("appends-pending",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 0);
 }
 
 static void
