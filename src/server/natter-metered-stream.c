@@ -250,11 +250,16 @@ consumer_source_dispatch (GSource     *source,
                           GSourceFunc  callback,
                           gpointer     user_data)
 {
-  /* Ready once per wakeup of the watch, not from now on. */
-  g_source_set_ready_time (source, -1);
+  gboolean again;
+
   if (callback == NULL)
     return G_SOURCE_REMOVE;
-  return ((GPollableSourceFunc) callback) (((ConsumerSource *) source)->stream, user_data);
+  again = ((GPollableSourceFunc) callback) (((ConsumerSource *) source)->stream, user_data);
+  /* Ready once per wakeup of the watch, not from now on. (libsoup drops
+   * its sources after each dispatch; resetting costs a loop wakeup.) */
+  if (again)
+    g_source_set_ready_time (source, -1);
+  return again;
 }
 
 static void
@@ -322,6 +327,11 @@ natter_metered_input_create_source (GPollableInputStream *stream,
     {
       self->watch = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (self->base), NULL);
       g_source_set_callback (self->watch, G_SOURCE_FUNC (metered_input_watch_cb), self, NULL);
+      /* GLib "blocks" a source while it is dispatched: removes its fd from
+       * the context and adds it back after, O(N) and a loop wakeup each.
+       * The watch's callback cannot recurse into the loop, so it may skip
+       * that. */
+      g_source_set_can_recurse (self->watch, TRUE);
       g_source_attach (self->watch, g_main_context_get_thread_default ());
     }
   return source;
@@ -391,6 +401,7 @@ struct _NatterMeteredOutput
   GSource       *flush_source;
   gboolean       corked;
   gboolean       broken;
+  gboolean       blocked;  /* the socket's last write would have blocked */
 };
 
 static void natter_metered_output_pollable_init (GPollableOutputStreamInterface *iface);
@@ -428,10 +439,14 @@ metered_output_flush_pending (NatterMeteredOutput *self)
       if (n > 0)
         {
           self->bytes_written += n;
+          self->blocked = FALSE;
           g_byte_array_remove_range (self->pending, 0, n);
         }
       else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-        return FALSE;
+        {
+          self->blocked = TRUE;
+          return FALSE;
+        }
       else
         {
           /* Told to libsoup at its next write, which then closes. */
@@ -473,7 +488,12 @@ natter_metered_output_write_nonblocking (GPollableOutputStream  *stream,
   n = g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (self->base),
                                                   buffer, count, NULL, error);
   if (n > 0)
-    self->bytes_written += n;
+    {
+      self->bytes_written += n;
+      self->blocked = FALSE;
+    }
+  else if (n < 0 && error != NULL && g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    self->blocked = TRUE;
   return n;
 }
 
@@ -518,9 +538,24 @@ natter_metered_output_create_source (GPollableOutputStream *stream,
                                      GCancellable          *cancellable)
 {
   NatterMeteredOutput *self = NATTER_METERED_OUTPUT (stream);
-  g_autoptr(GSource) base_source =
-    g_pollable_output_stream_create_source (G_POLLABLE_OUTPUT_STREAM (self->base), NULL);
+  g_autoptr(GSource) base_source = NULL;
 
+  /* libsoup 3.2 asks for an output source for frames it queues, and
+   * GLib adds and removes the source's fd by walking the sorted list of
+   * every polled fd (O(N) twice per frame with N connections). While the
+   * socket has room, a source that is simply ready does the same without
+   * any fd; only a peer that does not read gets a real poll. */
+  if (!self->blocked && self->pending->len == 0 && cancellable == NULL)
+    {
+      GSource *source = g_source_new (&consumer_source_funcs, sizeof (ConsumerSource));
+
+      g_source_set_static_name (source, "natter-metered-output");
+      ((ConsumerSource *) source)->stream = g_object_ref (G_OBJECT (stream));
+      g_source_set_ready_time (source, 0);
+      return source;
+    }
+
+  base_source = g_pollable_output_stream_create_source (G_POLLABLE_OUTPUT_STREAM (self->base), NULL);
   return g_pollable_source_new_full (stream, base_source, cancellable);
 }
 
