@@ -24,6 +24,8 @@
 /* The smallest height of a row (one line, no header): opening a room shows
  * enough rows to fill the view with those. */
 #define MIN_ROW_HEIGHT 20
+/* Older messages a timeline keeps in memory while the view follows. */
+#define FOLLOW_HIDDEN_MAX 500
 
 struct _NatterRoomView
 {
@@ -269,20 +271,51 @@ on_model_items_changed (NatterRoomView *self,
   queue_mark_read (self);
 }
 
-/* Once per frame while messages arrive: announce them in one change (the
- * view scrolls to the bottom once for it, in on_model_items_changed()).
- * Older rows are not hidden while the view follows: removing rows above
- * made the adjustment point past the list until the next layout. */
+/* Rows enough to fill the view with the smallest ones. */
+static guint
+rows_to_fill (NatterRoomView *self)
+{
+  int height = gtk_widget_get_height (GTK_WIDGET (self->scroller));
+
+  if (height <= 0)
+    height = gtk_widget_get_height (GTK_WIDGET (self));
+  if (height <= 0)
+    return REVEAL_PAGE;
+  return CLAMP (height / MIN_ROW_HEIGHT + 2, 10, 200);
+}
+
+/* Once per frame while messages arrive: announce them in one change and,
+ * while the view follows the newest, keep it to the rows of one screen:
+ * GtkListView (GTK 4.8) builds a row for up to 200 items before its
+ * anchor, so at 1,000 messages a second it laid out hundreds of new rows
+ * per frame. Scrolling up reveals the hidden ones again. The anchor moves
+ * to the newest message here, so the layout of this same frame shows it at
+ * the bottom. */
 static gboolean
 flush_tick_cb (GtkWidget     *widget,
                GdkFrameClock *clock,
                gpointer       user_data)
 {
   NatterRoomView *self = user_data;
+  NatterTimeline *timeline = get_timeline (self);
+  guint n;
 
   self->flush_tick = 0;
-  if (self->model != NULL)
-    natter_timeline_model_flush (self->model);
+  if (self->model == NULL)
+    return G_SOURCE_REMOVE;
+  if (!self->at_bottom)
+    {
+      natter_timeline_model_flush (self->model);
+      return G_SOURCE_REMOVE;
+    }
+  if (natter_timeline_model_flush_keep (self->model, rows_to_fill (self)) == 0)
+    return G_SOURCE_REMOVE;
+  /* Memory stays bounded however long the room keeps talking. */
+  if (timeline != NULL && natter_timeline_model_get_n_hidden (self->model) > FOLLOW_HIDDEN_MAX)
+    natter_timeline_trim (timeline, rows_to_fill (self) + REVEAL_PAGE);
+  n = g_list_model_get_n_items (G_LIST_MODEL (self->model));
+  if (n > 0)
+    gtk_widget_activate_action (GTK_WIDGET (self->timeline_view), "list.scroll-to-item", "u", n - 1);
   return G_SOURCE_REMOVE;
 }
 
@@ -302,18 +335,6 @@ clear_flush_tick (NatterRoomView *self)
   self->flush_tick = 0;
 }
 
-/* Rows enough to fill the view with the smallest ones. */
-static guint
-rows_to_fill (NatterRoomView *self)
-{
-  int height = gtk_widget_get_height (GTK_WIDGET (self->scroller));
-
-  if (height <= 0)
-    height = gtk_widget_get_height (GTK_WIDGET (self));
-  if (height <= 0)
-    return REVEAL_PAGE;
-  return CLAMP (height / MIN_ROW_HEIGHT + 2, 10, 200);
-}
 
 static void
 on_loading_changed (NatterRoomView *self)

@@ -255,6 +255,41 @@ natter_timeline_model_reveal (NatterTimelineModel *self,
   return k;
 }
 
+guint
+natter_timeline_model_flush_keep (NatterTimelineModel *self,
+                                  guint                keep)
+{
+  guint n, target_hidden, drop, added;
+
+  g_return_val_if_fail (NATTER_IS_TIMELINE_MODEL (self), 0);
+
+  n = self->model != NULL ? g_list_model_get_n_items (self->model) : 0;
+  if (n - self->hidden <= keep)
+    return natter_timeline_model_flush (self);
+
+  g_clear_handle_id (&self->flush_source, g_source_remove);
+  self->pending_signalled = FALSE;
+  /* First the oldest shown rows go, then only the newest of the appended
+   * ones are announced: the list view never builds a row for a message
+   * that is hidden again in the same frame. */
+  target_hidden = n - keep;
+  drop = MIN (self->n_items, target_hidden - self->hidden);
+  if (drop > 0)
+    {
+      self->hidden += drop;
+      self->n_items -= drop;
+      g_list_model_items_changed (G_LIST_MODEL (self), 0, drop, 0);
+    }
+  self->hidden = target_hidden;
+  added = keep - self->n_items;
+  self->n_items = keep;
+  if (added > 0)
+    g_list_model_items_changed (G_LIST_MODEL (self), keep - added, 0, added);
+  /* The new first row has no predecessor shown. */
+  emit_context_changed (self, 0);
+  return added;
+}
+
 void
 natter_timeline_model_set_flush_by_frame (NatterTimelineModel *self,
                                           gboolean             by_frame)

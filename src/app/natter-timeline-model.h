@@ -30,6 +30,7 @@ guint                natter_timeline_model_get_n_hidden (NatterTimelineModel *se
 guint                natter_timeline_model_reveal       (NatterTimelineModel *self,
                                                          guint                count);
 
+
 /* Messages appended at the end are not announced one by one: by default
  * they wait a moment and are announced together. With @by_frame, the model
  * emits ::appends-pending once instead and waits for
@@ -38,5 +39,10 @@ void                 natter_timeline_model_set_flush_by_frame (NatterTimelineMod
                                                                gboolean             by_frame);
 /* Announces the appended messages in one change; returns how many. */
 guint                natter_timeline_model_flush        (NatterTimelineModel *self);
+/* The same for a view that follows the newest messages: at most @keep
+ * items stay exposed, the oldest hidden first, so no row is built for a
+ * message hidden again at once. Returns how many were announced. */
+guint                natter_timeline_model_flush_keep   (NatterTimelineModel *self,
+                                                         guint                keep);
 
 G_END_DECLS
