@@ -116,6 +116,34 @@ test_newer_schema_refused (Fixture       *f,
   g_assert_error (error, NATTER_CLIENT_ERROR, NATTER_CLIENT_ERROR_CACHE);
 }
 
+/* A batch in one transaction tells which of its messages were new: the
+ * session counts and announces only those. */
+static void
+test_insert_batch_flags (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(NatterCache) cache = natter_cache_open (":memory:", NULL);
+  g_autoptr(GPtrArray) batch = g_ptr_array_new_with_free_func ((GDestroyNotify) natter_chat_message_free);
+  g_autoptr(GError) error = NULL;
+  gboolean is_new[4] = { FALSE, FALSE, FALSE, FALSE };
+
+  natter_cache_put_room (cache, "r", "", TRUE, 0, 0);
+  fill_room (cache, "r", 1, 2, "me");
+  g_ptr_array_add (batch, make_message ("r", 2, "bob", "seen before"));
+  g_ptr_array_add (batch, make_message ("r", 3, "bob", "new"));
+  g_ptr_array_add (batch, make_message ("r", 3, "bob", "the same seq again"));
+  g_ptr_array_add (batch, make_message ("r", 4, "alice", "new too"));
+
+  g_assert_true (natter_cache_insert_messages_full (cache, batch, "me", is_new, &error));
+  g_assert_no_error (error);
+  g_assert_false (is_new[0]);
+  g_assert_true (is_new[1]);
+  g_assert_false (is_new[2]);
+  g_assert_true (is_new[3]);
+  g_assert_cmpuint (natter_cache_count_messages (cache, "r"), ==, 4);
+  g_assert_cmpint (natter_cache_contiguous_from (cache, "r", 0), ==, 4);
+}
+
 static void
 test_messages (Fixture       *f,
                gconstpointer  data)
@@ -438,6 +466,7 @@ main (int   argc,
   g_test_add ("/client/cache/schema", Fixture, NULL, setup, test_schema, teardown);
   g_test_add ("/client/cache/newer-schema", Fixture, NULL, setup, test_newer_schema_refused, teardown);
   g_test_add ("/client/cache/messages", Fixture, NULL, setup, test_messages, teardown);
+  g_test_add ("/client/cache/insert-batch", Fixture, NULL, setup, test_insert_batch_flags, teardown);
   g_test_add ("/client/cache/contiguous", Fixture, NULL, setup, test_contiguous_long, teardown);
   g_test_add ("/client/cache/outbox", Fixture, NULL, setup, test_outbox, teardown);
   g_test_add ("/client/cache/offline-start", Fixture, NULL, setup, test_offline_start, teardown);
