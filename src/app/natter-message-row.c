@@ -109,6 +109,8 @@ update_state (NatterMessageRow *self)
 
   state = natter_message_get_state (self->message);
   gtk_widget_set_visible (GTK_WIDGET (self->state_icon), state != NATTER_MESSAGE_STATE_SENT);
+  /* The icon lies over the end of the text: the text makes room for it. */
+  gtk_widget_set_margin_end (GTK_WIDGET (self->text_label), state != NATTER_MESSAGE_STATE_SENT ? 22 : 0);
   gtk_widget_set_visible (self->failed_box, state == NATTER_MESSAGE_STATE_FAILED);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "message.retry", state == NATTER_MESSAGE_STATE_FAILED);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "message.discard", state != NATTER_MESSAGE_STATE_SENT);
