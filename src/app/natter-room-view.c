@@ -55,6 +55,7 @@ struct _NatterRoomView
   GCancellable           *cancellable;
   guint                   scroll_idle;
   guint                   flush_tick;
+  gint64                  kept_frame;
   guint                   mark_read_idle;
   double                  last_upper;
   gboolean                settling;
@@ -242,6 +243,16 @@ on_value_changed (NatterRoomView *self,
   maybe_mark_read (self);
 }
 
+/* TRUE during the frame in which flush_tick_cb() kept the view to a
+ * screenful of the newest messages. */
+static gboolean
+in_kept_frame (NatterRoomView *self)
+{
+  GdkFrameClock *clock = gtk_widget_get_frame_clock (GTK_WIDGET (self->timeline_view));
+
+  return clock != NULL && self->kept_frame == gdk_frame_clock_get_frame_counter (clock);
+}
+
 static void
 on_upper_changed (NatterRoomView *self)
 {
@@ -251,8 +262,11 @@ on_upper_changed (NatterRoomView *self)
   /* The content grew (new messages, rows measured): stay at the bottom. */
   if (self->at_bottom)
     queue_scroll_to_bottom (self);
-  /* The rows shown do not fill the view: show older ones too. */
+  /* The rows shown do not fill the view: show older ones too. Not in the
+   * frame that just replaced them with a screenful of new ones: their
+   * heights are estimates until they are laid out. */
   if (self->model != NULL && gtk_adjustment_get_page_size (adjustment) > 0 &&
+      !in_kept_frame (self) &&
       gtk_adjustment_get_upper (adjustment) <= gtk_adjustment_get_page_size (adjustment) &&
       natter_timeline_model_get_n_hidden (self->model) > 0)
     maybe_load_older (self);
@@ -310,6 +324,7 @@ flush_tick_cb (GtkWidget     *widget,
     }
   if (natter_timeline_model_flush_keep (self->model, rows_to_fill (self)) == 0)
     return G_SOURCE_REMOVE;
+  self->kept_frame = gdk_frame_clock_get_frame_counter (clock);
   /* Memory stays bounded however long the room keeps talking. */
   if (timeline != NULL && natter_timeline_model_get_n_hidden (self->model) > FOLLOW_HIDDEN_MAX)
     natter_timeline_trim (timeline, rows_to_fill (self) + REVEAL_PAGE);
@@ -1045,6 +1060,7 @@ natter_room_view_init (NatterRoomView *self)
   g_signal_connect_object (adjustment, "notify::page-size", G_CALLBACK (on_upper_changed), self, G_CONNECT_SWAPPED);
 
   self->at_bottom = TRUE;
+  self->kept_frame = -1;
   gtk_widget_set_visible (GTK_WIDGET (self->members_button), FALSE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.scroll-to-bottom", FALSE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "room.attach", FALSE);
