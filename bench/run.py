@@ -45,17 +45,20 @@ SCENARIOS = {
     'idle': dict(args=['--connect-concurrency', '8', '-n', '10000', '-u', '5000', '-k', '50', '--sources', '4',
                        '--hold', '10'], timeout=900),
     # One room of 1,000 members, 100-byte messages, rising rate (steps of
-    # about x1.4) until p99 passes 100 ms (4 s per step).
+    # about x1.4, 4 s each). Sustained = the highest step with p99 <= 100 ms
+    # and 99 % delivered; the run goes on until p99 passes 1 s, so that one
+    # stall of a shared machine (a single step just over 100 ms, seen on
+    # both servers) does not end it.
     'fanout': dict(args=['--connect-concurrency', '8', '-n', '1000', '-u', '1000', '-k', '1000',
                          '--rates', '5,10,15,20,25,35,50,70,100,140,200,280,400,560,800,1120,1600',
                          '--step-seconds', '4', '--drain-seconds', '5',
-                         '--p99-stop-ms', '100'], timeout=900),
+                         '--p99-stop-ms', '1000'], timeout=900),
     # The same with [store] synchronous=normal: what waiting for the fsync
     # (synchronous=full, the default) costs in latency.
     'fanout-normal': dict(args=['--connect-concurrency', '8', '-n', '1000', '-u', '1000', '-k', '1000',
                                 '--rates', '5,10,15,20,25,35,50,70,100,140,200,280,400,560,800,1120,1600',
                                 '--step-seconds', '4', '--drain-seconds', '5',
-                                '--p99-stop-ms', '100'], timeout=900, natter_only=True,
+                                '--p99-stop-ms', '1000'], timeout=900, natter_only=True,
                           natter_config='[store]\nsynchronous=normal\n'),
     # 5,000 connections in 1,000 rooms of 5, each member sending 1 message/s
     # (5,000 messages/s in all), 10 s.
