@@ -1052,6 +1052,13 @@ test_load_older (Fixture       *fixture,
   n_before = g_list_model_get_n_items (G_LIST_MODEL (timeline));
   g_assert_cmpuint (n_before, <, n_messages);
   g_assert_false (natter_timeline_get_at_start (timeline));
+  /* The list view gets a window over the end of the timeline: rows to fill
+   * it, not a row for every message in memory. */
+  {
+    GtkListView *view = GTK_LIST_VIEW (_natter_room_view_get_timeline_view (room_view (fixture)));
+
+    g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (gtk_list_view_get_model (view))), <, n_before);
+  }
 
   /* Scrolled to the top edge, older pages come in until the first one. */
   adjustment = gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (_natter_room_view_get_timeline_view (room_view (fixture))));
