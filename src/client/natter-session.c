@@ -8,6 +8,7 @@
 
 #include "natter-backoff.h"
 #include "natter-certificate-error.h"
+#include "natter-server-connection.h"
 #include "natter-socket.h"
 
 #define CATCH_UP_PAGE    200
@@ -2672,7 +2673,7 @@ static void
 natter_session_init (NatterSession *self)
 {
   self->ack_timeout_ms = NATTER_SESSION_DEFAULT_ACK_TIMEOUT_MS;
-  self->soup = soup_session_new ();
+  self->soup = _natter_server_soup_session_new (NULL, 0);
   self->cancellable = g_cancellable_new ();
   self->rooms = g_list_store_new (NATTER_TYPE_ROOM);
   self->transfers = g_list_store_new (NATTER_TYPE_TRANSFER);

@@ -14,7 +14,9 @@
 #define HAVE_THUMBNAILS 1
 #endif
 
+#include "natter-certificate-error.h"
 #include "natter-client-private.h"
+#include "natter-server-connection.h"
 
 #define BLOCK_BYTES       (1024 * 1024)
 #define UPLOAD_BLOCK_BYTES (1024 * 1024)
@@ -22,6 +24,7 @@
 #define RETRY_MIN_MS      500
 #define RETRY_MAX_MS      5000
 #define THUMBNAIL_SIZE    256
+#define HTTP_TIMEOUT_S    60
 
 struct _NatterTransfer
 {
@@ -47,6 +50,7 @@ struct _NatterTransfer
   NatterMessage           *message;
   GFile                   *thumbnail;
   char                    *error;
+  GError                  *failure;      /* why it FAILED, with a code */
 
   gint64                   bytes;
   gint64                   total;
@@ -259,17 +263,42 @@ stop_attempt (NatterTransfer *self)
   self->rate_time = 0;
 }
 
+/* Ends the transfer for good with @error (taken). */
 static void
-fail (NatterTransfer *self,
-      const char     *reason)
+fail_with_error (NatterTransfer *self,
+                 GError         *error)
 {
   g_autoptr(NatterTransfer) keep = g_object_ref (self);   /* the session may hold the last ref */
 
   stop_attempt (self);
   self->wanted = FALSE;
-  set_error (self, reason);
+  g_clear_error (&self->failure);
+  self->failure = error;
+  set_error (self, error->message);
   set_state (self, NATTER_TRANSFER_STATE_FAILED);
   forget (self);
+}
+
+static void
+fail (NatterTransfer *self,
+      const char     *reason)
+{
+  fail_with_error (self, g_error_new_literal (NATTER_CLIENT_ERROR, NATTER_CLIENT_ERROR_FAILED, reason));
+}
+
+/* A certificate the trust store refuses is not fixed by trying again
+ * soon: the transfer fails, saying why as the session does. TRUE when
+ * @error was that. */
+static gboolean
+fail_on_certificate (NatterTransfer       *self,
+                     const GError         *error,
+                     const char           *url,
+                     GTlsCertificateFlags  flags)
+{
+  if (!_natter_certificate_error_matches (error))
+    return FALSE;
+  fail_with_error (self, _natter_certificate_error_new (url, flags));
+  return TRUE;
 }
 
 static gboolean
@@ -422,6 +451,13 @@ handle_failure (NatterTransfer *self,
                 GBytes         *body,
                 GError         *error)
 {
+  if (error != NULL)
+    {
+      g_autofree char *url = g_uri_to_string (soup_message_get_uri (msg));
+
+      if (fail_on_certificate (self, error, url, soup_message_get_tls_peer_certificate_errors (msg)))
+        return TRUE;
+    }
   return handle_status (self, soup_message_get_status (msg), soup_message_get_reason_phrase (msg),
                         body, error);
 }
@@ -729,7 +765,11 @@ patch_connected_cb (GObject      *source,
   connection = g_socket_client_connect_to_uri_finish (G_SOCKET_CLIENT (source), result, &error);
   if (connection == NULL)
     {
-      handle_status (self, 0, NULL, NULL, error);
+      GTlsCertificateFlags flags =
+        _natter_server_socket_client_get_certificate_errors (G_SOCKET_CLIENT (source));
+
+      if (!fail_on_certificate (self, error, self->upload_url, flags))
+        handle_status (self, 0, NULL, NULL, error);
       return;
     }
   self->connection = connection;
@@ -803,9 +843,8 @@ upload_patch (NatterTransfer *self,
   self->patch_left = self->total - offset;
   set_bytes (self, offset);
 
-  client = g_socket_client_new ();
-  if (g_str_has_prefix (self->upload_url, "https:"))
-    g_socket_client_set_tls (client, TRUE);
+  client = _natter_server_socket_client_new (self->upload_url,
+                                             natter_session_get_tls_database (self->session));
   g_socket_client_connect_to_uri_async (client, self->upload_url, 80, self->cancellable,
                                         patch_connected_cb, g_object_ref (self));
 }
@@ -1298,8 +1337,18 @@ attempt (NatterTransfer *self)
       return;
     }
 
+  /* The session's trust store, as it is now: it may have changed since
+   * the last attempt (a private CA trusted after a failure). */
+  if (self->soup == NULL)
+    self->soup = _natter_server_soup_session_new (natter_session_get_tls_database (self->session),
+                                                  HTTP_TIMEOUT_S);
+  else
+    _natter_server_soup_session_set_tls_database (self->soup,
+                                                  natter_session_get_tls_database (self->session));
+
   self->cancellable = g_cancellable_new ();
   self->new_attempt = TRUE;
+  g_clear_error (&self->failure);
   set_state (self, NATTER_TRANSFER_STATE_RUNNING);
   if (self->direction == NATTER_TRANSFER_DIRECTION_UPLOAD)
     upload_attempt (self);
@@ -1409,7 +1458,7 @@ natter_transfer_cancel (NatterTransfer *self)
 
   if (self->state == NATTER_TRANSFER_STATE_DONE || self->state == NATTER_TRANSFER_STATE_FAILED)
     return;
-  fail (self, _("Cancelled"));
+  fail_with_error (self, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, _("Cancelled")));
   if (self->part != NULL)
     g_file_delete (self->part, NULL, NULL);
 }
@@ -1527,6 +1576,7 @@ natter_transfer_finalize (GObject *object)
   g_free (self->cid);
   g_free (self->request_head);
   g_free (self->error);
+  g_clear_error (&self->failure);
   g_free (self->read_error);
   g_free (self->buffers[0]);
   g_free (self->buffers[1]);
@@ -1592,7 +1642,6 @@ natter_transfer_init (NatterTransfer *self)
 {
   self->total = -1;
   self->state = NATTER_TRANSFER_STATE_QUEUED;
-  self->soup = soup_session_new_with_options ("timeout", 60, NULL);
 }
 
 static NatterTransfer *
@@ -1770,6 +1819,13 @@ natter_transfer_get_error (NatterTransfer *self)
 {
   g_return_val_if_fail (NATTER_IS_TRANSFER (self), NULL);
   return self->error;
+}
+
+const GError *
+natter_transfer_get_failure (NatterTransfer *self)
+{
+  g_return_val_if_fail (NATTER_IS_TRANSFER (self), NULL);
+  return self->state == NATTER_TRANSFER_STATE_FAILED ? self->failure : NULL;
 }
 
 GFile *

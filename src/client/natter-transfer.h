@@ -85,6 +85,13 @@ gint64                   natter_transfer_get_total    (NatterTransfer *self);
 double                   natter_transfer_get_rate     (NatterTransfer *self);
 /* Why it failed (translated), or NULL. */
 const char              *natter_transfer_get_error    (NatterTransfer *self);
+/* Once FAILED, why, with a code a program can act on:
+ * NATTER_CLIENT_ERROR_UNTRUSTED_CERTIFICATE (the message names the host
+ * and the reasons, as the session's does; trust a private authority with
+ * #NatterSession:tls-database and start a new transfer),
+ * G_IO_ERROR_CANCELLED after natter_transfer_cancel(), else
+ * NATTER_CLIENT_ERROR_FAILED. NULL while not failed. */
+const GError            *natter_transfer_get_failure  (NatterTransfer *self);
 /* The local file: the one uploaded, or where the download goes. */
 GFile                   *natter_transfer_get_file     (NatterTransfer *self);
 const char              *natter_transfer_get_file_name (NatterTransfer *self);
