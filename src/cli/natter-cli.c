@@ -12,6 +12,7 @@
 #include <glib-unix.h>
 #include <glib/gi18n.h>
 
+#include "natter-ca-database.h"
 #include "natter-client.h"
 #include "natter-protocol.h"
 
@@ -57,6 +58,7 @@ static char    *opt_user;
 static int      opt_limit = -1;
 static gboolean opt_create;
 static char    *opt_topic;
+static char    *opt_ca_file;
 static gboolean opt_version;
 
 /* The server's help names DEFAULT_SERVER in one literal, so that xgettext
@@ -68,6 +70,8 @@ static GOptionEntry entries[] = {
   { "limit", 'n', 0, G_OPTION_ARG_INT, &opt_limit, N_("history: how many messages (default 50)"), "N" },
   { "create", 'c', 0, G_OPTION_ARG_NONE, &opt_create, N_("join: create the room if it does not exist"), NULL },
   { "topic", 't', 0, G_OPTION_ARG_STRING, &opt_topic, N_("join --create: the new room's topic"), N_("TEXT") },
+  { "ca-file", 0, 0, G_OPTION_ARG_FILENAME, &opt_ca_file,
+    N_("Also trust the certificate authorities in FILE (PEM), for a server whose certificate a private authority issued"), N_("FILE") },
   { "version", 0, 0, G_OPTION_ARG_NONE, &opt_version, N_("Print the version and exit"), NULL },
   { NULL }
 };
@@ -576,7 +580,9 @@ transfer_state_changed (NatterTransfer *transfer,
       break;
     case NATTER_TRANSFER_STATE_FAILED:
       end_progress (cli);
-      fail (cli, EXIT_FAILED, "%s", natter_transfer_get_error (transfer));
+      /* A refused certificate exits 7 here as at sign-in. */
+      fail (cli, status_for_error (natter_transfer_get_failure (transfer)), "%s",
+            natter_transfer_get_error (transfer));
       break;
     case NATTER_TRANSFER_STATE_QUEUED:
       if (natter_transfer_get_error (transfer) != NULL)
@@ -792,6 +798,7 @@ main (int   argc,
   g_autoptr(GError) error = NULL;
   g_autoptr(GMainLoop) loop = NULL;
   g_autoptr(NatterSession) session = NULL;
+  g_autoptr(GTlsDatabase) ca_database = NULL;
   g_autofree char *server = NULL;
   g_autofree char *user = NULL;
   g_autofree char *password = NULL;
@@ -841,7 +848,8 @@ main (int   argc,
       "Exit status: 0 done, 1 failed (e.g. a message was refused), 2 bad\n"
       "arguments, 3 server unreachable, 4 wrong password or not signed in,\n"
       "5 no such room or not a member, 6 no Secret Service for the token,\n"
-      "7 the server's certificate is not trusted."));
+      "7 the server's certificate is not trusted (a server with a private\n"
+      "certificate authority: --ca-file FILE)."));
 
   if (!g_option_context_parse (context, &argc, &argv, &error))
     return usage_error ("%s", error->message);
@@ -872,6 +880,8 @@ main (int   argc,
     return usage_error ("%s", _("--create and --topic only go with join"));
   if (opt_topic != NULL && !opt_create)
     return usage_error ("%s", _("--topic needs --create"));
+  if (opt_ca_file != NULL && (ca_database = natter_ca_database_new (opt_ca_file, &error)) == NULL)
+    return usage_error (_("--ca-file: %s"), error->message);
 
   server = g_strdup (opt_server);
   user = g_strdup (opt_user);
@@ -923,6 +933,8 @@ main (int   argc,
   else
     session = natter_session_new_full (server, user, NATTER_TOKEN_STORE_SECRET_SERVICE, ":memory:");
   cli.session = session;
+  if (ca_database != NULL)
+    natter_session_set_tls_database (session, ca_database);
 
   g_unix_signal_add (SIGINT, on_signal, &cli);
   g_unix_signal_add (SIGTERM, on_signal, &cli);

@@ -631,6 +631,171 @@ test_untrusted_certificate (Fixture       *f,
   natter_test_rm_rf (dir);
 }
 
+/* --ca-file trusts a private authority for this run: sign-in, chat and
+ * files over https/wss (the transfers use it too); without it the same
+ * commands exit 7; a file that holds no certificate is a usage error. */
+static void
+test_ca_file (Fixture       *f,
+              gconstpointer  data)
+{
+  g_autofree char *dir = natter_test_mkdtemp ();
+  g_autofree char *ca = NULL;
+  g_autofree char *cert = NULL;
+  g_autofree char *key = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *in_path = g_build_filename (dir, "plan.txt", NULL);
+  g_autofree char *out_path = g_build_filename (dir, "plan-copy.txt", NULL);
+  g_autofree char *not_pem = g_build_filename (dir, "not-a-ca.txt", NULL);
+  g_autofree char *missing = g_build_filename (dir, "missing.pem", NULL);
+  g_autofree char *id = NULL;
+  g_autofree char *sent = NULL;
+  g_autofree char *got = NULL;
+  gsize sent_len, got_len;
+  NatterTestServer *tls;
+  GString *content = g_string_new (NULL);
+
+  if (!natter_test_make_ca_and_certificate (dir, &ca, &cert, &key))
+    {
+      natter_test_rm_rf (dir);
+      g_string_free (content, TRUE);
+      g_test_skip ("openssl is needed to make a CA");
+      return;
+    }
+  tls = natter_test_server_new_tls (cert, key);
+
+#define CLI(...) run_cli (f, "pass-alice", NULL, &out, &err, "--server", tls->url, __VA_ARGS__, NULL)
+#define RESET() G_STMT_START { g_clear_pointer (&out, g_free); g_clear_pointer (&err, g_free); } G_STMT_END
+
+  /* 1.5 MiB: the upload's PATCH takes more than one block. */
+  for (guint i = 0; i < 1536 * 1024; i++)
+    g_string_append_c (content, (char) ('a' + i % 26));
+  g_assert_true (g_file_set_contents (in_path, content->str, content->len, NULL));
+  g_string_free (content, TRUE);
+  g_assert_true (g_file_set_contents (not_pem, "not a certificate\n", -1, NULL));
+
+  g_assert_cmpint (CLI ("--ca-file", ca, "register", "alice"), ==, 0);
+  RESET ();
+  g_assert_cmpint (CLI ("--ca-file", ca, "--user", "alice", "join", "--create", "vault"), ==, 0);
+  RESET ();
+  g_assert_cmpint (CLI ("--ca-file", ca, "--user", "alice", "send", "vault", "hello over wss"), ==, 0);
+  RESET ();
+  g_assert_cmpint (CLI ("--ca-file", ca, "--user", "alice", "upload", "vault", in_path), ==, 0);
+  id = g_strstrip (g_strdup (out));
+  g_assert_cmpuint (strlen (id), ==, 24);
+  RESET ();
+  g_assert_cmpint (CLI ("--ca-file", ca, "--user", "alice", "download", id, out_path), ==, 0);
+  RESET ();
+  g_assert_true (g_file_get_contents (in_path, &sent, &sent_len, NULL));
+  g_assert_true (g_file_get_contents (out_path, &got, &got_len, NULL));
+  g_assert_cmpmem (sent, sent_len, got, got_len);
+  g_assert_cmpint (CLI ("--ca-file", ca, "--user", "alice", "history", "vault"), ==, 0);
+  g_assert_nonnull (strstr (out, "hello over wss"));
+  g_assert_nonnull (strstr (out, id));
+  RESET ();
+
+  /* The same without the option: refused, exit 7, one line. */
+  g_assert_cmpint (CLI ("--user", "alice", "rooms"), ==, 7);
+  g_assert_cmpstr (out, ==, "");
+  g_assert_cmpuint (count_lines (err), ==, 1);
+  g_assert_nonnull (strstr (err, "The certificate of 127.0.0.1 is not trusted"));
+  RESET ();
+  g_assert_cmpint (CLI ("--user", "alice", "upload", "vault", in_path), ==, 7);
+  RESET ();
+  g_assert_cmpint (CLI ("--user", "alice", "download", id, out_path), ==, 7);
+  RESET ();
+
+  /* Bad files: a usage error naming the file, nothing sent. */
+  g_assert_cmpint (CLI ("--ca-file", not_pem, "--user", "alice", "send", "vault", "not sent"), ==, 2);
+  g_assert_cmpuint (count_lines (err), ==, 1);
+  g_assert_nonnull (strstr (err, "not-a-ca.txt"));
+  RESET ();
+  g_assert_cmpint (CLI ("--ca-file", missing, "--user", "alice", "send", "vault", "not sent"), ==, 2);
+  g_assert_cmpuint (count_lines (err), ==, 1);
+  g_assert_nonnull (strstr (err, "missing.pem"));
+  RESET ();
+  g_assert_cmpint (CLI ("--ca-file", ca, "--user", "alice", "history", "vault"), ==, 0);
+  g_assert_null (strstr (out, "not sent"));
+  RESET ();
+#undef CLI
+#undef RESET
+
+  natter_test_server_free (tls);
+  natter_test_rm_rf (dir);
+}
+
+/* The saved-token path: "login" over a trusted link keeps the token in a
+ * Secret Service (gnome-keyring on a private bus); a later run with that
+ * token and no --ca-file meets the untrusted certificate on the WebSocket
+ * and exits 7 with the reason, not 3 ("unreachable"); with --ca-file it
+ * works. Skipped where those programs are missing. */
+static void
+test_saved_token_untrusted (Fixture       *f,
+                            gconstpointer  data)
+{
+  g_autofree char *dir = natter_test_mkdtemp ();
+  g_autofree char *dbus_run = g_find_program_in_path ("dbus-run-session");
+  g_autofree char *keyring = g_find_program_in_path ("gnome-keyring-daemon");
+  g_autofree char *runtime = g_build_filename (f->home, "run", NULL);
+  g_autofree char *ca = NULL;
+  g_autofree char *cert = NULL;
+  g_autofree char *key = NULL;
+  g_autofree char *out = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  NatterTestServer *tls;
+  const char *script =
+    "printf keyring-pass | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1 || exit 99\n"
+    "NATTER_PASSWORD=pass-erin \"$CLI\" --server \"$URL\" --ca-file \"$CA\" login erin; echo \"login=$?\"\n"
+    "\"$CLI\" rooms; echo \"untrusted=$?\"\n"
+    "\"$CLI\" --ca-file \"$CA\" join --create kept; echo \"trusted=$?\"\n";
+
+  if (dbus_run == NULL || keyring == NULL)
+    {
+      natter_test_rm_rf (dir);
+      g_test_skip ("dbus-run-session or gnome-keyring-daemon missing");
+      return;
+    }
+  if (!natter_test_make_ca_and_certificate (dir, &ca, &cert, &key))
+    {
+      natter_test_rm_rf (dir);
+      g_test_skip ("openssl is needed to make a CA");
+      return;
+    }
+  tls = natter_test_server_new_tls (cert, key);
+  g_assert_cmpint (run_cli (f, "pass-erin", NULL, NULL, NULL, "--server", tls->url, "--ca-file", ca,
+                            "register", "erin", NULL), ==, 0);
+
+  launcher = launcher_for (f, NULL, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_mkdir_with_parents (runtime, 0700);
+  g_subprocess_launcher_setenv (launcher, "HOME", f->home, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_RUNTIME_DIR", runtime, TRUE);
+  g_subprocess_launcher_setenv (launcher, "CLI", f->cli, TRUE);
+  g_subprocess_launcher_setenv (launcher, "URL", tls->url, TRUE);
+  g_subprocess_launcher_setenv (launcher, "CA", ca, TRUE);
+  proc = g_subprocess_launcher_spawn (launcher, &error, dbus_run, "--", "sh", "-c", script, NULL);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8_async (proc, NULL, NULL, store_result, &result);
+  natter_test_wait_until (result != NULL, 60000);
+  g_subprocess_communicate_utf8_finish (proc, result, &out, NULL, &error);
+  g_assert_no_error (error);
+  natter_test_server_free (tls);
+  natter_test_rm_rf (dir);
+  if (strstr (out, "login=") == NULL)
+    {
+      g_test_skip ("no usable keyring in this environment");
+      return;
+    }
+  g_test_message ("%s", out);
+  g_assert_nonnull (strstr (out, "login=0"));
+  g_assert_nonnull (strstr (out, "natter-cli: The certificate of 127.0.0.1 is not trusted: "));
+  g_assert_nonnull (strstr (out, "unknown authority"));
+  g_assert_nonnull (strstr (out, "untrusted=7"));
+  g_assert_nonnull (strstr (out, "trusted=0"));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -644,5 +809,7 @@ main (int   argc,
   g_test_add ("/cli/send-through-restart", Fixture, NULL, setup, test_send_through_restart, teardown);
   g_test_add ("/cli/secret-service", Fixture, NULL, setup, test_secret_service, teardown);
   g_test_add ("/cli/untrusted-certificate", Fixture, NULL, setup, test_untrusted_certificate, teardown);
+  g_test_add ("/cli/ca-file", Fixture, NULL, setup, test_ca_file, teardown);
+  g_test_add ("/cli/saved-token-untrusted", Fixture, NULL, setup, test_saved_token_untrusted, teardown);
   return g_test_run ();
 }
