@@ -1,9 +1,11 @@
 /* natter-cli.c: a headless Natter client for scripts, bots and tests, on
  * libnatter-client. One command per run; see --help for the exit codes. */
 #include <errno.h>
+#include <fcntl.h>
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -11,6 +13,7 @@
 #include <gio/gunixinputstream.h>
 #include <glib-unix.h>
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 
 #include "natter-ca-database.h"
 #include "natter-client.h"
@@ -51,6 +54,8 @@ typedef struct
   /* upload, download */
   NatterTransfer *transfer;
   gint64          shown_at;   /* when progress was last printed */
+  gboolean        told_resume;
+  gboolean        awaiting_queued; /* upload: a killed run's message is in the outbox */
 } Cli;
 
 static char    *opt_server;
@@ -519,6 +524,18 @@ show_progress (NatterTransfer *transfer,
   g_autofree char *all = NULL;
   g_autofree char *rate = NULL;
 
+  if (!cli->told_resume && natter_transfer_get_resumed_at (transfer) > 0)
+    {
+      /* Scripts too: it says what a killed or cut run cost. */
+      g_autofree char *at = g_strdup_printf ("%" G_GINT64_FORMAT, natter_transfer_get_resumed_at (transfer));
+      g_autofree char *of = g_strdup_printf ("%" G_GINT64_FORMAT, total);
+
+      cli->told_resume = TRUE;
+      /* Translators: "resuming FILE at byte N of M"; the server kept N bytes */
+      g_printerr (_("natter-cli: resuming %s at byte %s of %s (what the server has)\n"),
+                  natter_transfer_get_file_name (transfer), at, of);
+    }
+
   /* A bar only for a person watching; scripts get the final line alone. */
   if (!isatty (STDERR_FILENO) || (now - cli->shown_at < G_USEC_PER_SEC / 10 && bytes != total))
     return;
@@ -537,15 +554,26 @@ end_progress (Cli *cli)
     g_printerr ("\n");
 }
 
+/* The message of our upload: the running transfer's, or, after a run
+ * killed between the upload and the ack, the one its outbox kept. */
+static gboolean
+is_upload_message (Cli           *cli,
+                   NatterMessage *message)
+{
+  if (cli->transfer != NULL)
+    return message == natter_transfer_get_message (cli->transfer);
+  return cli->awaiting_queued && natter_message_get_file_id (message) != NULL;
+}
+
 static void
 upload_message_acked (NatterSession *session,
                       NatterMessage *message,
                       Cli           *cli)
 {
-  if (message != natter_transfer_get_message (cli->transfer))
+  if (!is_upload_message (cli, message))
     return;
   /* stdout: the file id, for scripts ("natter-cli download ID"). */
-  g_print ("%s\n", natter_transfer_get_file_id (cli->transfer));
+  g_print ("%s\n", natter_message_get_file_id (message));
   finish (cli, EXIT_OK);
 }
 
@@ -554,7 +582,7 @@ upload_message_failed (NatterSession *session,
                        NatterMessage *message,
                        Cli           *cli)
 {
-  if (message != natter_transfer_get_message (cli->transfer))
+  if (!is_upload_message (cli, message))
     return;
   fail (cli, EXIT_FAILED, _("Uploaded, but the message was refused: %s"),
         natter_message_get_error (message));
@@ -601,6 +629,43 @@ transfer_state_changed (NatterTransfer *transfer,
 }
 
 static void
+watch_transfer (Cli *cli)
+{
+  g_signal_connect (cli->transfer, "notify::bytes", G_CALLBACK (show_progress), cli);
+  g_signal_connect (cli->transfer, "notify::state", G_CALLBACK (transfer_state_changed), cli);
+}
+
+/* upload: what a run killed before the end left in this upload's cache,
+ * right after the cache is read (before the session goes online and
+ * moves it on): the upload itself, which the library resumes from the
+ * server's offset, or its message waiting in the outbox. */
+static void
+adopt_unfinished_upload (Cli *cli)
+{
+  GListModel *transfers = natter_session_get_transfers (cli->session);
+  g_autoptr(GFile) file = g_file_new_for_commandline_arg (cli->args[1]);
+
+  for (guint i = 0; i < g_list_model_get_n_items (transfers) && cli->transfer == NULL; i++)
+    {
+      g_autoptr(NatterTransfer) transfer = g_list_model_get_item (transfers, i);
+
+      if (g_file_equal (natter_transfer_get_file (transfer), file))
+        cli->transfer = g_steal_pointer (&transfer);
+    }
+  if (cli->transfer != NULL)
+    {
+      watch_transfer (cli);
+      if (natter_transfer_get_state (cli->transfer) == NATTER_TRANSFER_STATE_PAUSED)
+        natter_transfer_resume (cli->transfer);
+    }
+  else if (natter_session_get_pending (cli->session) > 0)
+    cli->awaiting_queued = TRUE;   /* uploaded; the message goes out on connect */
+
+  g_signal_connect (cli->session, "message-acked", G_CALLBACK (upload_message_acked), cli);
+  g_signal_connect (cli->session, "message-failed", G_CALLBACK (upload_message_failed), cli);
+}
+
+static void
 run_transfer (Cli *cli)
 {
   if (g_str_equal (cli->command, "upload"))
@@ -609,14 +674,14 @@ run_transfer (Cli *cli)
 
       if (!need_joined_room (cli, cli->args[0]))
         return;
+      if (cli->transfer != NULL || cli->awaiting_queued)
+        return;   /* a killed run's upload goes on (adopt_unfinished_upload) */
       if (g_file_query_file_type (file, G_FILE_QUERY_INFO_NONE, NULL) != G_FILE_TYPE_REGULAR)
         {
           fail (cli, EXIT_FAILED, _("Not a file: %s"), cli->args[1]);
           return;
         }
       cli->transfer = natter_transfer_new_upload (cli->session, cli->room, file, NULL);
-      g_signal_connect (cli->session, "message-acked", G_CALLBACK (upload_message_acked), cli);
-      g_signal_connect (cli->session, "message-failed", G_CALLBACK (upload_message_failed), cli);
     }
   else
     {
@@ -626,8 +691,7 @@ run_transfer (Cli *cli)
       cli->transfer = natter_transfer_new_download_id (cli->session, cli->args[0], NULL,
                                                        destination);
     }
-  g_signal_connect (cli->transfer, "notify::bytes", G_CALLBACK (show_progress), cli);
-  g_signal_connect (cli->transfer, "notify::state", G_CALLBACK (transfer_state_changed), cli);
+  watch_transfer (cli);
   /* A download found in the cache is DONE at once: notify::state says so. */
   natter_transfer_start (cli->transfer);
 }
@@ -725,7 +789,78 @@ start_session (Cli *cli)
   g_signal_connect (cli->session, "notify::state", G_CALLBACK (on_state), cli);
   g_signal_connect (cli->session, "notify::synced", G_CALLBACK (on_synced), cli);
   if (!natter_session_start (cli->session, &error))
-    fail (cli, EXIT_FAILED, "%s", error->message);
+    {
+      fail (cli, EXIT_FAILED, "%s", error->message);
+      return;
+    }
+  if (g_str_equal (cli->command, "upload"))
+    adopt_unfinished_upload (cli);
+}
+
+/* ---- upload's own cache ------------------------------------------------
+ * Every other command works in a cache in memory. An upload keeps one on
+ * disk, for this server, user, room and file only: if the run is killed,
+ * the library's record of the upload (and of its message, once queued)
+ * is there for the next run of the same command, which resumes from the
+ * server's offset and sends the message once. Other uploads never see it,
+ * and a lock keeps two runs off the same one. */
+
+static char *
+upload_cache_path (const char *server,
+                   const char *user,
+                   const char *room,
+                   const char *file_arg)
+{
+  g_autoptr(GFile) file = g_file_new_for_commandline_arg (file_arg);
+  g_autofree char *path = g_file_get_path (file);
+  g_autofree char *key = g_strjoin ("\n", server, user, room, path != NULL ? path : file_arg, NULL);
+  g_autofree char *digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256, key, -1);
+  g_autofree char *name = g_strconcat (digest, ".db", NULL);
+
+  return g_build_filename (g_get_user_cache_dir (), "natter", "cli-uploads", name, NULL);
+}
+
+/* Takes the lock of the upload cache at @path: FALSE if another run holds it. */
+static gboolean
+lock_upload_cache (const char  *path,
+                   GError     **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *lock_path = g_strconcat (path, ".lock", NULL);
+  int fd;
+
+  if (g_mkdir_with_parents (dir, 0700) != 0 ||
+      (fd = g_open (lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s: %s", lock_path,
+                   g_strerror (saved));
+      return FALSE;
+    }
+  /* Held until the process ends, however it ends. */
+  if (flock (fd, LOCK_EX | LOCK_NB) != 0)
+    {
+      close (fd);
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_BUSY,
+                           _("another natter-cli is uploading this file to this room"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Nothing left to resume: the cache goes. */
+static void
+remove_upload_cache (const char *path)
+{
+  const char *suffixes[] = { "", "-wal", "-shm", "-journal", ".lock" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (suffixes); i++)
+    {
+      g_autofree char *file = g_strconcat (path, suffixes[i], NULL);
+
+      g_unlink (file);
+    }
 }
 
 static void
@@ -803,6 +938,8 @@ main (int   argc,
   g_autofree char *user = NULL;
   g_autofree char *password = NULL;
   const char *env_password;
+  const char *cache_path = ":memory:";
+  g_autofree char *upload_cache = NULL;
   const char *cmd;
   guint n_args;
   Cli cli = { 0 };
@@ -908,6 +1045,18 @@ main (int   argc,
   if (g_str_equal (cmd, "dm") && !natter_chat_user_name_is_valid (argv[2]))
     return usage_error (_("“%s” is not a valid user name"), argv[2]);
 
+  if (g_str_equal (cmd, "upload") &&
+      g_file_test (argv[3], G_FILE_TEST_IS_REGULAR))
+    {
+      upload_cache = upload_cache_path (server, user, argv[2], argv[3]);
+      if (!lock_upload_cache (upload_cache, &error))
+        {
+          g_printerr ("natter-cli: %s\n", error->message);
+          return EXIT_FAILED;
+        }
+      cache_path = upload_cache;
+    }
+
   env_password = g_getenv ("NATTER_PASSWORD");
   loop = g_main_loop_new (NULL, FALSE);
   cli.loop = loop;
@@ -928,10 +1077,10 @@ main (int   argc,
   else if (env_password != NULL)
     {
       password = g_strdup (env_password);
-      session = natter_session_new_full (server, user, NATTER_TOKEN_STORE_MEMORY, ":memory:");
+      session = natter_session_new_full (server, user, NATTER_TOKEN_STORE_MEMORY, cache_path);
     }
   else
-    session = natter_session_new_full (server, user, NATTER_TOKEN_STORE_SECRET_SERVICE, ":memory:");
+    session = natter_session_new_full (server, user, NATTER_TOKEN_STORE_SECRET_SERVICE, cache_path);
   cli.session = session;
   if (ca_database != NULL)
     natter_session_set_tls_database (session, ca_database);
@@ -953,6 +1102,15 @@ main (int   argc,
   g_clear_pointer (&cli.history, g_ptr_array_unref);
   g_clear_object (&cli.transfer);
   g_clear_object (&cli.input);
+  if (upload_cache != NULL)
+    {
+      gboolean unfinished = g_list_model_get_n_items (natter_session_get_transfers (session)) > 0 ||
+                            natter_session_get_pending (session) > 0;
+
+      g_clear_object (&session);
+      if (!unfinished)
+        remove_upload_cache (upload_cache);
+    }
   if (password != NULL)
     memset (password, 0, strlen (password));
   return cli.status;

@@ -3,8 +3,10 @@
 #include <signal.h>
 #include <sys/prctl.h>
 
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
+#include "natter-client-private.h"
 #include "natter-test-tls.h"
 #include "natter-test-util.h"
 
@@ -53,10 +55,12 @@ launcher_for (Fixture    *f,
   GSubprocessLauncher *launcher = g_subprocess_launcher_new (flags);
   g_autofree char *config = g_build_filename (f->home, "config", NULL);
   g_autofree char *data = g_build_filename (f->home, "data", NULL);
+  g_autofree char *cache = g_build_filename (f->home, "cache", NULL);
 
   g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   g_subprocess_launcher_setenv (launcher, "XDG_CONFIG_HOME", config, TRUE);
   g_subprocess_launcher_setenv (launcher, "XDG_DATA_HOME", data, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_CACHE_HOME", cache, TRUE);
   g_subprocess_launcher_setenv (launcher, "LC_ALL", "C.UTF-8", TRUE);
   /* No Secret Service reachable: the cli must say so, not fall back. */
   g_subprocess_launcher_unsetenv (launcher, "DBUS_SESSION_BUS_ADDRESS");
@@ -125,6 +129,16 @@ run_cli (Fixture     *f,
   if (err != NULL)
     *err = g_steal_pointer (&e);
   return g_subprocess_get_if_exited (proc) ? g_subprocess_get_exit_status (proc) : -1;
+}
+
+static char *
+file_sha256_of (const char *path)
+{
+  g_autofree char *data = NULL;
+  gsize size = 0;
+
+  g_assert_true (g_file_get_contents (path, &data, &size, NULL));
+  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) data, size);
 }
 
 static guint
@@ -796,6 +810,162 @@ test_saved_token_untrusted (Fixture       *f,
   g_assert_nonnull (strstr (out, "trusted=0"));
 }
 
+/* The size of the only upload under way in @ts's data dir (its .part
+ * file), and its id; -1 while there is none. */
+static gint64
+part_size (NatterTestServer  *ts,
+           char             **id)
+{
+  g_autofree char *dir_path = g_build_filename (ts->data_dir, "uploads", NULL);
+  g_autoptr(GDir) dir = g_dir_open (dir_path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_suffix (name, ".part"))
+      {
+        g_autofree char *path = g_build_filename (dir_path, name, NULL);
+        GStatBuf st;
+
+        if (g_stat (path, &st) != 0)
+          continue;
+        if (id != NULL)
+          {
+            g_free (*id);
+            *id = g_strndup (name, strlen (name) - strlen (".part"));
+          }
+        return st.st_size;
+      }
+  return -1;
+}
+
+/* The server's Upload-Offset for @id (tus HEAD), as @session's user. */
+static gint64
+server_offset (NatterSession *session,
+               const char    *url,
+               const char    *id)
+{
+  g_autoptr(SoupSession) soup = soup_session_new ();
+  g_autofree char *upload = g_strconcat (url, "/api/v1/uploads/", id, NULL);
+  g_autofree char *bearer = g_strconcat ("Bearer ", _natter_session_get_token (session), NULL);
+  g_autoptr(SoupMessage) msg = soup_message_new ("HEAD", upload);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *offset;
+
+  soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", bearer);
+  soup_message_headers_replace (soup_message_get_request_headers (msg), "Tus-Resumable", "1.0.0");
+  soup_session_send_and_read_async (soup, msg, G_PRIORITY_DEFAULT, NULL, store_result, &result);
+  natter_test_wait_until (result != NULL, 10000);
+  body = soup_session_send_and_read_finish (soup, result, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
+  offset = soup_message_headers_get_one (soup_message_get_response_headers (msg), "Upload-Offset");
+  g_assert_nonnull (offset);
+  return g_ascii_strtoll (offset, NULL, 10);
+}
+
+/* natter-cli upload killed (SIGKILL) half-way, then run again with the
+ * same file: it resumes from the server's offset, so only the missing
+ * bytes go, the file arrives whole, and its message is sent once. A
+ * second run while the first still goes is refused. */
+static void
+test_upload_resume (Fixture       *f,
+                    gconstpointer  data)
+{
+  const gint64 size = 64 * 1024 * 1024;
+  g_autoptr(NatterSession) alice = natter_test_session_new (f->ts->url, "alice", NULL, FALSE);
+  g_autofree char *url = g_strdup (f->ts->url);
+  g_autofree char *in_path = g_build_filename (f->home, "video.bin", NULL);
+  g_autofree char *out_path = g_build_filename (f->home, "video-copy.bin", NULL);
+  g_autofree char *cache_dir = g_build_filename (f->home, "cache", "natter", "cli-uploads", NULL);
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) history = NULL;
+  g_autoptr(GDir) leftovers = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *want = NULL;
+  g_autofree char *sent_sha = NULL;
+  g_autofree char *got_sha = NULL;
+  g_autofree guchar *content = g_malloc (size);
+  gint64 before;
+  gint64 resumed_at;
+  const char *at;
+
+  for (gint64 i = 0; i < size; i++)
+    content[i] = (guchar) (i * 31 + i / 4093);
+  g_assert_true (g_file_set_contents (in_path, (const char *) content, size, NULL));
+  sent_sha = g_compute_checksum_for_data (G_CHECKSUM_SHA256, content, size);
+  g_clear_pointer (&content, g_free);
+  natter_test_join (alice, "general");
+
+  /* The first run, killed once the server holds a quarter of the file. */
+  launcher = launcher_for (f, "secret-password", G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                                                 G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  proc = g_subprocess_launcher_spawn (launcher, &error, f->cli, "--server", url, "--user", "alice",
+                                      "upload", "general", in_path, NULL);
+  g_assert_no_error (error);
+
+  /* While it runs (held still), a second run for the same file and room
+   * is turned away rather than uploading it twice. */
+  natter_test_wait_until (part_size (f->ts, NULL) > 0, 30000);
+  g_subprocess_send_signal (proc, SIGSTOP);
+  g_assert_cmpint (run_cli (f, "secret-password", NULL, &out, &err, "--server", url, "--user", "alice",
+                            "upload", "general", in_path, NULL), ==, 1);
+  g_assert_cmpstr (out, ==, "");
+  g_assert_cmpstr (err, ==, "natter-cli: another natter-cli is uploading this file to this room\n");
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_subprocess_send_signal (proc, SIGCONT);
+
+  natter_test_wait_until (part_size (f->ts, &id) > size / 4, 30000);
+  g_subprocess_force_exit (proc);
+  g_subprocess_wait_async (proc, NULL, store_result, &result);
+  natter_test_wait_until (result != NULL, 10000);
+  g_assert_true (g_subprocess_wait_finish (proc, result, NULL));
+  g_assert_false (g_subprocess_get_if_exited (proc));
+
+  /* Once the server has written out what it got, its offset is where
+   * the next run must start. */
+  natter_test_wait_until (server_offset (alice, url, id) == part_size (f->ts, NULL), 10000);
+  before = server_offset (alice, url, id);
+  g_test_message ("killed with %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " bytes on the server",
+                  before, size);
+  g_assert_cmpint (before, >, size / 4);
+  g_assert_cmpint (before, <, size);
+
+  /* The second run resumes there, and ends with the file's id. */
+  g_assert_cmpint (run_cli (f, "secret-password", NULL, &out, &err, "--server", url, "--user", "alice",
+                            "upload", "general", in_path, NULL), ==, 0);
+  g_test_message ("%s", err);
+  g_assert_cmpstr (g_strstrip (out), ==, id);
+  at = strstr (err, "resuming video.bin at byte ");
+  g_assert_nonnull (at);
+  resumed_at = g_ascii_strtoll (at + strlen ("resuming video.bin at byte "), NULL, 10);
+  g_assert_cmpint (resumed_at, ==, before);
+  want = g_strdup_printf ("of %" G_GINT64_FORMAT, size);
+  g_assert_nonnull (strstr (at, want));
+  g_assert_cmpint (server_offset (alice, url, id), ==, size);
+
+  /* The file whole, its message once; nothing left to resume. */
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_cli (f, "secret-password", NULL, &out, &err, "--server", url, "--user", "alice",
+                            "download", id, out_path, NULL), ==, 0);
+  got_sha = file_sha256_of (out_path);
+  g_assert_cmpstr (got_sha, ==, sent_sha);
+  history = natter_test_server_history (alice, "general");
+  g_assert_cmpuint (history->len, ==, 1);
+  g_assert_nonnull (strstr (g_ptr_array_index (history, 0), ":alice:"));
+  leftovers = g_dir_open (cache_dir, 0, NULL);
+  g_assert_true (leftovers == NULL || g_dir_read_name (leftovers) == NULL);
+  natter_session_stop (alice);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -806,6 +976,7 @@ main (int   argc,
   g_test_add ("/cli/end-to-end", Fixture, NULL, setup, test_end_to_end, teardown);
   g_test_add ("/cli/listen-restart", Fixture, NULL, setup, test_listen_through_restart, teardown);
   g_test_add ("/cli/files", Fixture, NULL, setup, test_files, teardown);
+  g_test_add ("/cli/upload-resume", Fixture, NULL, setup, test_upload_resume, teardown);
   g_test_add ("/cli/send-through-restart", Fixture, NULL, setup, test_send_through_restart, teardown);
   g_test_add ("/cli/secret-service", Fixture, NULL, setup, test_secret_service, teardown);
   g_test_add ("/cli/untrusted-certificate", Fixture, NULL, setup, test_untrusted_certificate, teardown);
