@@ -356,6 +356,7 @@ natter_application_startup (GApplication *app)
     { "win.next-room", { "<Alt>Down", NULL } },
     { "win.prev-unread", { "<Alt><Shift>Up", NULL } },
     { "win.next-unread", { "<Alt><Shift>Down", NULL } },
+    { "win.show-help-overlay", { "<Control>question", NULL } },
   };
 
   G_APPLICATION_CLASS (natter_application_parent_class)->startup (app);

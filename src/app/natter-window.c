@@ -25,6 +25,7 @@ struct _NatterWindow
   GtkStack             *sidebar_stack;
   GtkListView          *room_list;
   NatterRoomView       *room_view;
+  GtkWindow            *shortcuts_window;
 
   NatterApplication    *application;
   GSettings            *settings;
@@ -255,6 +256,13 @@ show_sign_in (NatterWindow *self)
   g_autofree char *server = g_settings_get_string (self->settings, "last-server");
   g_autofree char *user = g_settings_get_string (self->settings, "last-user");
 
+  /* Built on first use: a hidden stack page is still styled and measured
+   * with every layout of the window. */
+  if (self->sign_in_page == NULL)
+    {
+      self->sign_in_page = g_object_new (NATTER_TYPE_SIGN_IN_PAGE, NULL);
+      gtk_stack_add_named (self->stack, GTK_WIDGET (self->sign_in_page), "sign-in");
+    }
   natter_sign_in_page_prefill (self->sign_in_page,
                                server_option != NULL ? server_option : server,
                                user);
@@ -511,6 +519,26 @@ open_room_action (GSimpleAction *action, GVariant *parameter, gpointer user_data
   natter_window_open_room (user_data, g_variant_get_string (parameter, NULL));
 }
 
+/* The shortcuts window is built the first time it is asked for, then
+ * hidden on close and shown again: GtkApplication's own help overlay
+ * would be built with every window, before its first frame. */
+static void
+show_help_overlay_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  NatterWindow *self = user_data;
+
+  if (self->shortcuts_window == NULL)
+    {
+      g_autoptr(GtkBuilder) builder =
+        gtk_builder_new_from_resource ("/io/github/natter/Natter/natter-shortcuts-window.ui");
+
+      self->shortcuts_window = g_object_ref (GTK_WINDOW (gtk_builder_get_object (builder, "help_overlay")));
+      gtk_window_set_transient_for (self->shortcuts_window, GTK_WINDOW (self));
+      gtk_window_set_hide_on_close (self->shortcuts_window, TRUE);
+    }
+  gtk_window_present (self->shortcuts_window);
+}
+
 static const GActionEntry win_actions[] = {
   { "prev-room", prev_room_action },
   { "next-room", next_room_action },
@@ -522,6 +550,7 @@ static const GActionEntry win_actions[] = {
   { "leave-room", leave_room_action },
   { "start-dm", start_dm_action, "s" },
   { "open-room", open_room_action, "s" },
+  { "show-help-overlay", show_help_overlay_action },
 };
 
 static gboolean
@@ -566,6 +595,9 @@ natter_window_dispose (GObject *object)
   NatterWindow *self = NATTER_WINDOW (object);
 
   g_clear_handle_id (&self->resync_idle, g_source_remove);
+  if (self->shortcuts_window != NULL)
+    gtk_window_destroy (self->shortcuts_window);
+  g_clear_object (&self->shortcuts_window);
   if (self->room != NULL)
     g_signal_handlers_disconnect_by_data (self->room, self);
   g_clear_object (&self->room);
@@ -589,14 +621,12 @@ natter_window_class_init (NatterWindowClass *klass)
   window_class->close_request = natter_window_close_request;
   widget_class->map = natter_window_map;
 
-  g_type_ensure (NATTER_TYPE_SIGN_IN_PAGE);
   g_type_ensure (NATTER_TYPE_ROOM_VIEW);
   g_type_ensure (NATTER_TYPE_ROOM_ROW);
 
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/natter/Natter/natter-window.ui");
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, stack);
-  gtk_widget_class_bind_template_child (widget_class, NatterWindow, sign_in_page);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, leaflet);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, sidebar_title);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, sidebar_stack);

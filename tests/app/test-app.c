@@ -830,6 +830,26 @@ test_quick_switcher (Fixture       *fixture,
     g_assert_cmpstr (current_room_name (fixture), ==, first);
   }
 
+  /* Ctrl+? shows the shortcuts window: built when first asked for (not
+   * with the window), shown again after it was closed. */
+  {
+    g_auto(GStrv) accels = gtk_application_get_accels_for_action (GTK_APPLICATION (fixture->app),
+                                                                  "win.show-help-overlay");
+    GtkWindow *shortcuts;
+
+    g_assert_nonnull (accels[0]);
+    g_assert_cmpstr (accels[0], ==, "<Control>question");
+    g_assert_null (find_toplevel (GTK_TYPE_SHORTCUTS_WINDOW));
+    for (int round = 0; round < 2; round++)
+      {
+        g_assert_true (gtk_widget_activate_action (GTK_WIDGET (fixture->window), "win.show-help-overlay", NULL));
+        WAIT_UNTIL ((shortcuts = find_toplevel (GTK_TYPE_SHORTCUTS_WINDOW)) != NULL);
+        g_assert_true (gtk_window_get_transient_for (shortcuts) == GTK_WINDOW (fixture->window));
+        gtk_window_close (shortcuts);
+        WAIT_UNTIL (find_toplevel (GTK_TYPE_SHORTCUTS_WINDOW) == NULL);
+      }
+  }
+
   /* Signing out (preferences, main menu) returns to the sign-in page. */
   g_action_group_activate_action (G_ACTION_GROUP (fixture->app), "sign-out", NULL);
   WAIT_UNTIL (natter_application_get_session (fixture->app) == NULL);
