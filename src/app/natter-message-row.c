@@ -16,19 +16,19 @@ struct _NatterMessageRow
 {
   GtkWidget      parent_instance;
 
-  GtkWidget     *box;
-  GtkWidget     *day_box;
-  GtkLabel      *day_label;
+  /* Built in init: what every row shows. */
   GtkWidget     *message_box;
   GtkWidget     *content_box;
-  GtkWidget     *avatar_column;
+  GtkLabel      *text_label;
+
+  /* Built the first time the row needs them. */
+  GtkWidget     *day_box;
+  GtkLabel      *day_label;
   GtkLabel      *avatar;
   GtkWidget     *header_box;
   GtkLabel      *sender_label;
   GtkLabel      *time_label;
-  GtkLabel      *text_label;
   GtkImage      *state_icon;
-  GtkWidget     *file_box;
   NatterFileRow *file_row;
   GtkWidget     *failed_box;
   GtkLabel      *error_label;
@@ -65,6 +65,68 @@ same_day (GDateTime *a,
          g_date_time_get_day_of_year (a) == g_date_time_get_day_of_year (b);
 }
 
+static GtkWidget *
+day_separator_line (void)
+{
+  GtkWidget *line = gtk_separator_new (GTK_ORIENTATION_HORIZONTAL);
+
+  gtk_widget_set_hexpand (line, TRUE);
+  gtk_widget_set_valign (line, GTK_ALIGN_CENTER);
+  return line;
+}
+
+/* "Today", between two lines, above the first message of a day. */
+static void
+ensure_day_box (NatterMessageRow *self)
+{
+  if (self->day_box != NULL)
+    return;
+
+  self->day_box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
+  gtk_widget_add_css_class (self->day_box, "day-separator");
+  self->day_label = GTK_LABEL (gtk_label_new (NULL));
+  gtk_widget_add_css_class (GTK_WIDGET (self->day_label), "caption-heading");
+  gtk_widget_add_css_class (GTK_WIDGET (self->day_label), "dim-label");
+  gtk_box_append (GTK_BOX (self->day_box), day_separator_line ());
+  gtk_box_append (GTK_BOX (self->day_box), GTK_WIDGET (self->day_label));
+  gtk_box_append (GTK_BOX (self->day_box), day_separator_line ());
+  gtk_widget_insert_before (self->day_box, GTK_WIDGET (self), self->message_box);
+}
+
+/* The avatar in the margin and the sender's name and time above the text,
+ * for the first message of a group. The avatar is an overlay: no
+ * horizontal box holds the wrapping text, at any depth. A box asks its
+ * children for their width at its height on every allocation, and GTK 4.8
+ * answers that for a wrapping label by laying the text out some twenty
+ * times (a binary search). */
+static void
+ensure_header (NatterMessageRow *self)
+{
+  if (self->header_box != NULL)
+    return;
+
+  self->avatar = g_object_new (GTK_TYPE_LABEL,
+                               "accessible-role", GTK_ACCESSIBLE_ROLE_PRESENTATION,
+                               "halign", GTK_ALIGN_START,
+                               "valign", GTK_ALIGN_START,
+                               NULL);
+  gtk_widget_add_css_class (GTK_WIDGET (self->avatar), "avatar-36");
+  gtk_overlay_add_overlay (GTK_OVERLAY (self->message_box), GTK_WIDGET (self->avatar));
+
+  self->header_box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
+  self->sender_label = GTK_LABEL (gtk_label_new (NULL));
+  gtk_label_set_xalign (self->sender_label, 0);
+  gtk_label_set_ellipsize (self->sender_label, PANGO_ELLIPSIZE_END);
+  gtk_widget_add_css_class (GTK_WIDGET (self->sender_label), "sender");
+  self->time_label = GTK_LABEL (gtk_label_new (NULL));
+  gtk_label_set_xalign (self->time_label, 0);
+  gtk_widget_add_css_class (GTK_WIDGET (self->time_label), "caption");
+  gtk_widget_add_css_class (GTK_WIDGET (self->time_label), "dim-label");
+  gtk_box_append (GTK_BOX (self->header_box), GTK_WIDGET (self->sender_label));
+  gtk_box_append (GTK_BOX (self->header_box), GTK_WIDGET (self->time_label));
+  gtk_box_prepend (GTK_BOX (self->content_box), self->header_box);
+}
+
 static void
 update_context (NatterMessageRow *self)
 {
@@ -86,17 +148,31 @@ update_context (NatterMessageRow *self)
                          natter_message_get_from (self->message)) != 0 ||
               natter_message_get_ts (self->message) - natter_message_get_ts (self->previous) > GROUP_GAP_MS;
 
-  gtk_widget_set_visible (self->day_box, new_day);
   if (new_day)
     {
       g_autofree char *day = natter_text_format_day (datetime);
+
+      ensure_day_box (self);
       gtk_label_set_label (self->day_label, day);
     }
+  if (self->day_box != NULL)
+    gtk_widget_set_visible (self->day_box, new_day);
 
   time = natter_text_format_time (datetime);
-  gtk_label_set_label (self->time_label, time);
-  gtk_widget_set_visible (self->header_box, new_group);
-  gtk_widget_set_visible (GTK_WIDGET (self->avatar), new_group);
+  if (new_group)
+    {
+      const char *from = natter_message_get_from (self->message);
+
+      ensure_header (self);
+      gtk_label_set_label (self->sender_label, from);
+      gtk_label_set_label (self->time_label, time);
+      natter_text_apply_avatar (self->avatar, from);
+    }
+  if (self->header_box != NULL)
+    {
+      gtk_widget_set_visible (self->header_box, new_group);
+      gtk_widget_set_visible (GTK_WIDGET (self->avatar), new_group);
+    }
   g_free (self->time_text);
   self->time_text = g_steal_pointer (&time);
   self->new_group = new_group;
@@ -163,6 +239,43 @@ ensure_failed_box (NatterMessageRow *self)
   gtk_box_append (GTK_BOX (self->content_box), self->failed_box);
 }
 
+/* The pending or failed mark lies over the end of the text's first line,
+ * which leaves room for it while it shows (update_state). */
+static gboolean
+position_state_icon (NatterMessageRow *self,
+                     GtkWidget        *widget,
+                     GdkRectangle     *allocation)
+{
+  graphene_rect_t text;
+  int width, height;
+
+  if (widget != GTK_WIDGET (self->state_icon) ||
+      !gtk_widget_get_visible (GTK_WIDGET (self->text_label)) ||
+      !gtk_widget_compute_bounds (GTK_WIDGET (self->text_label), self->message_box, &text))
+    return FALSE;
+
+  gtk_widget_measure (widget, GTK_ORIENTATION_HORIZONTAL, -1, NULL, &width, NULL, NULL);
+  gtk_widget_measure (widget, GTK_ORIENTATION_VERTICAL, width, NULL, &height, NULL, NULL);
+  allocation->x = (int) (text.origin.x + text.size.width) +
+                  gtk_widget_get_margin_end (GTK_WIDGET (self->text_label)) - width;
+  allocation->y = (int) text.origin.y;
+  allocation->width = width;
+  allocation->height = height;
+  return TRUE;
+}
+
+static void
+ensure_state_icon (NatterMessageRow *self)
+{
+  if (self->state_icon != NULL)
+    return;
+
+  self->state_icon = GTK_IMAGE (gtk_image_new ());
+  gtk_widget_set_halign (GTK_WIDGET (self->state_icon), GTK_ALIGN_END);
+  gtk_widget_set_valign (GTK_WIDGET (self->state_icon), GTK_ALIGN_START);
+  gtk_overlay_add_overlay (GTK_OVERLAY (self->message_box), GTK_WIDGET (self->state_icon));
+}
+
 static void
 update_state (NatterMessageRow *self)
 {
@@ -172,7 +285,10 @@ update_state (NatterMessageRow *self)
     return;
 
   state = natter_message_get_state (self->message);
-  gtk_widget_set_visible (GTK_WIDGET (self->state_icon), state != NATTER_MESSAGE_STATE_SENT);
+  if (state != NATTER_MESSAGE_STATE_SENT)
+    ensure_state_icon (self);
+  if (self->state_icon != NULL)
+    gtk_widget_set_visible (GTK_WIDGET (self->state_icon), state != NATTER_MESSAGE_STATE_SENT);
   /* The icon lies over the end of the text: the text makes room for it. */
   gtk_widget_set_margin_end (GTK_WIDGET (self->text_label), state != NATTER_MESSAGE_STATE_SENT ? 22 : 0);
   if (state == NATTER_MESSAGE_STATE_FAILED)
@@ -216,7 +332,6 @@ update_state (NatterMessageRow *self)
 static void
 update_content (NatterMessageRow *self)
 {
-  const char *from = natter_message_get_from (self->message);
   const char *text = natter_message_get_text (self->message);
   const char *me = self->session != NULL ? natter_session_get_user (self->session) : NULL;
   g_autofree char *shown = NULL;
@@ -234,22 +349,23 @@ update_content (NatterMessageRow *self)
   markup = natter_text_to_markup (shown != NULL ? shown : text, me);
   self->shortened = shown != NULL;
 
-  gtk_label_set_label (self->sender_label, from);
-  natter_text_apply_avatar (self->avatar, from);
   gtk_label_set_markup (self->text_label, markup);
   gtk_widget_set_visible (GTK_WIDGET (self->text_label), text != NULL && text[0] != '\0');
 
-  gtk_widget_set_visible (self->file_box, file_name != NULL);
+  /* Made for the first file message the row shows: most are text only. */
   if (file_name != NULL && self->session != NULL)
     {
       if (self->file_row == NULL)
         {
           self->file_row = natter_file_row_new ();
           gtk_widget_set_hexpand (GTK_WIDGET (self->file_row), TRUE);
-          gtk_box_append (GTK_BOX (self->file_box), GTK_WIDGET (self->file_row));
+          gtk_box_insert_child_after (GTK_BOX (self->content_box), GTK_WIDGET (self->file_row),
+                                      GTK_WIDGET (self->text_label));
         }
       natter_file_row_bind (self->file_row, self->session, self->message);
     }
+  if (self->file_row != NULL)
+    gtk_widget_set_visible (GTK_WIDGET (self->file_row), file_name != NULL);
 
   if (natter_message_get_mentions_me (self->message))
     gtk_widget_add_css_class (self->message_box, "mention");
@@ -334,13 +450,17 @@ static void
 natter_message_row_dispose (GObject *object)
 {
   NatterMessageRow *self = NATTER_MESSAGE_ROW (object);
+  GtkWidget *child;
 
   natter_message_row_unbind (self);
-  gtk_widget_dispose_template (GTK_WIDGET (self), NATTER_TYPE_MESSAGE_ROW);
-  /* They went with the template's boxes. */
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self))) != NULL)
+    gtk_widget_unparent (child);
+  /* They went with the boxes above. */
+  self->message_box = self->content_box = self->day_box = self->header_box = self->failed_box = NULL;
+  self->text_label = self->day_label = self->avatar = self->sender_label = NULL;
+  self->time_label = self->error_label = NULL;
+  self->state_icon = NULL;
   self->file_row = NULL;
-  self->failed_box = NULL;
-  self->error_label = NULL;
   G_OBJECT_CLASS (natter_message_row_parent_class)->dispose (object);
 }
 
@@ -362,33 +482,49 @@ natter_message_row_class_init (NatterMessageRowClass *klass)
   object_class->dispose = natter_message_row_dispose;
   object_class->finalize = natter_message_row_finalize;
 
-  gtk_widget_class_set_template_from_resource (widget_class, "/io/github/natter/Natter/natter-message-row.ui");
-  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, box);
-  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, day_box);
-  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, day_label);
-  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, message_box);
-  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, content_box);
-  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, avatar_column);
-  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, avatar);
-  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, header_box);
-  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, sender_label);
-  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, time_label);
-  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, text_label);
-  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, state_icon);
-  gtk_widget_class_bind_template_child (widget_class, NatterMessageRow, file_box);
-
   gtk_widget_class_install_action (widget_class, "message.retry", NULL, retry_action);
   gtk_widget_class_install_action (widget_class, "message.discard", NULL, discard_action);
 
   gtk_widget_class_set_css_name (widget_class, "messagerow");
   gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_GROUP);
-  gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
+  gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BOX_LAYOUT);
 }
 
+/* Built in code, not from a template: the list view makes a row for each
+ * message that comes into view (GTK 4.8 does not reuse them), and a row
+ * showing a message under the previous one's header is four widgets,
+ * where the template made seventeen. */
 static void
 natter_message_row_init (NatterMessageRow *self)
 {
-  gtk_widget_init_template (GTK_WIDGET (self));
-  gtk_widget_set_has_tooltip (GTK_WIDGET (self->text_label), TRUE);
+  gtk_orientable_set_orientation (GTK_ORIENTABLE (gtk_widget_get_layout_manager (GTK_WIDGET (self))),
+                                  GTK_ORIENTATION_VERTICAL);
+
+  self->message_box = gtk_overlay_new ();
+  gtk_widget_add_css_class (self->message_box, "message");
+  g_signal_connect_swapped (self->message_box, "get-child-position", G_CALLBACK (position_state_icon), self);
+  gtk_widget_set_parent (self->message_box, GTK_WIDGET (self));
+
+  self->content_box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 2);
+  gtk_widget_set_hexpand (self->content_box, TRUE);
+  gtk_widget_set_margin_start (self->content_box, 48);
+  gtk_overlay_set_child (GTK_OVERLAY (self->message_box), self->content_box);
+
+  self->text_label = g_object_new (GTK_TYPE_LABEL,
+                                   "hexpand", TRUE,
+                                   "xalign", 0.0f,
+                                   "wrap", TRUE,
+                                   "wrap-mode", PANGO_WRAP_WORD_CHAR,
+                                   /* A floor for the minimum width: without it
+                                    * GTK 4.8 lays the text out one character per
+                                    * line to find it, which made opening a room
+                                    * take seconds. */
+                                   "width-chars", 20,
+                                   "selectable", TRUE,
+                                   "use-markup", TRUE,
+                                   "has-tooltip", TRUE,
+                                   NULL);
+  gtk_widget_add_css_class (GTK_WIDGET (self->text_label), "message-text");
   g_signal_connect_swapped (self->text_label, "query-tooltip", G_CALLBACK (query_text_tooltip), self);
+  gtk_box_append (GTK_BOX (self->content_box), GTK_WIDGET (self->text_label));
 }
