@@ -3,19 +3,13 @@
 #include "natter-connection.h"
 
 #include "natter-auth.h"
-#include "natter-metered-stream.h"
 #include "natter-timer-queue.h"
-
-/* How long an orderly close may take before the socket is cut. */
-#define CLOSE_GRACE_MS 1000
 
 struct _NatterConnection
 {
   GObject                  parent_instance;
 
-  SoupWebsocketConnection *ws;
-  NatterMeteredStream     *metered;
-  GSocket                 *socket;
+  NatterWebsocket         *ws;
   NatterSioDecoder        *decoder;
   NatterMetrics           *metrics;
 
@@ -35,15 +29,10 @@ struct _NatterConnection
   NatterTimer              ping;
   NatterTimer              pong;
   NatterTimer              connect;
-  guint                    grace_id;
-  guint                    too_big_id;
-
-  guint64                  bytes_handed;   /* wire bytes queued, headers included */
 
   guint                    engine_only : 1;
   guint                    connected : 1;
   guint                    closing : 1;
-  guint                    bad_frame : 1;
   guint                    closed : 1;
 };
 
@@ -69,33 +58,19 @@ natter_connection_clear_heartbeat (NatterConnection *self)
 }
 
 static void
-natter_connection_clear_timers (NatterConnection *self)
-{
-  natter_connection_clear_heartbeat (self);
-  g_clear_handle_id (&self->grace_id, g_source_remove);
-  g_clear_handle_id (&self->too_big_id, g_source_remove);
-}
-
-static void
 natter_connection_dispose (GObject *object)
 {
   NatterConnection *self = NATTER_CONNECTION (object);
 
-  natter_connection_clear_timers (self);
-
-  if (self->metered != NULL)
-    natter_metered_stream_disarm (self->metered);
+  natter_connection_clear_heartbeat (self);
 
   if (self->ws != NULL)
     {
-      g_signal_handlers_disconnect_by_data (self->ws, self);
-      if (soup_websocket_connection_get_state (self->ws) != SOUP_WEBSOCKET_STATE_CLOSED)
-        natter_connection_abort (self);
+      natter_websocket_set_handler (self->ws, NULL, NULL);
+      natter_websocket_abort (self->ws);
     }
 
   g_clear_object (&self->ws);
-  g_clear_object (&self->metered);
-  g_clear_object (&self->socket);
   g_clear_pointer (&self->timers, natter_timer_queue_unref);
 
   G_OBJECT_CLASS (natter_connection_parent_class)->dispose (object);
@@ -146,20 +121,8 @@ natter_connection_abort (NatterConnection *self)
 {
   g_return_if_fail (NATTER_IS_CONNECTION (self));
 
-  /* shutdown(2), not close(2): libsoup still polls the descriptor, sees EOF
-   * on its next read and tears the session down through its usual path. */
-  if (self->socket != NULL && !g_socket_is_closed (self->socket))
-    g_socket_shutdown (self->socket, TRUE, TRUE, NULL);
-}
-
-static gboolean
-grace_expired_cb (gpointer user_data)
-{
-  NatterConnection *self = user_data;
-
-  self->grace_id = 0;
-  natter_connection_abort (self);
-  return G_SOURCE_REMOVE;
+  /* The "closed" signal follows from a main-loop dispatch of its own. */
+  natter_websocket_abort (self->ws);
 }
 
 void
@@ -178,9 +141,9 @@ natter_connection_close (NatterConnection *self,
   g_debug ("connection %s (%s): closing %u %s", self->sid, self->remote_address,
            code, reason != NULL ? reason : "");
 
-  if (soup_websocket_connection_get_state (self->ws) == SOUP_WEBSOCKET_STATE_OPEN)
-    soup_websocket_connection_close (self->ws, code, reason);
-  self->grace_id = g_timeout_add (CLOSE_GRACE_MS, grace_expired_cb, self);
+  /* The WebSocket cuts the socket if the peer has not answered within
+   * NATTER_WEBSOCKET_CLOSE_GRACE_MS. */
+  natter_websocket_close (self->ws, code, reason);
 }
 
 gboolean
@@ -192,19 +155,32 @@ natter_connection_is_closed (NatterConnection *self)
 }
 
 static void
-ws_closed_cb (SoupWebsocketConnection *ws,
-              NatterConnection        *self)
+ws_closed_cb (gpointer user_data)
 {
+  NatterConnection *self = user_data;
+
   if (self->closed)
     return;
 
   self->closed = TRUE;
-  natter_connection_clear_timers (self);
+  natter_connection_clear_heartbeat (self);
   g_debug ("connection %s (%s): closed", self->sid, self->remote_address);
 
   g_object_ref (self);
   g_signal_emit (self, signals [CLOSED], 0);
   g_object_unref (self);
+}
+
+static void
+ws_refused_cb (gpointer    user_data,
+               gushort     code,
+               const char *why)
+{
+  NatterConnection *self = user_data;
+
+  g_debug ("connection %s (%s): %s; closing %u", self->sid, self->remote_address, why, code);
+  self->closing = TRUE;
+  natter_connection_clear_heartbeat (self);
 }
 
 static void
@@ -217,50 +193,43 @@ protocol_violation (NatterConnection *self,
 
 /* ---- sending ------------------------------------------------------------ */
 
-static gsize
-frame_overhead (gsize payload_len)
-{
-  /* Server frames are not masked. */
-  return payload_len < 126 ? 2 : payload_len <= 0xffff ? 4 : 10;
-}
-
 guint64
 natter_connection_get_backlog (NatterConnection *self)
 {
-  guint64 written;
-
   g_return_val_if_fail (NATTER_IS_CONNECTION (self), 0);
 
-  written = natter_metered_stream_get_bytes_written (self->metered);
-  /* libsoup's own pongs and close frames are written but not handed by us. */
-  return self->bytes_handed > written ? self->bytes_handed - written : 0;
-}
-
-static void
-account_sent (NatterConnection *self,
-              gsize             len)
-{
-  guint64 backlog;
-
-  self->bytes_handed += len + frame_overhead (len);
-  self->metrics->bytes_out_total += len;
-
-  backlog = natter_connection_get_backlog (self);
-  if (self->max_backlog_bytes > 0 && backlog > self->max_backlog_bytes)
-    {
-      g_message ("connection %s (%s): %" G_GUINT64_FORMAT " bytes not read by the peer, "
-                 "cutting it off", self->sid, self->remote_address, backlog);
-      self->metrics->backlog_disconnects_total++;
-      self->closing = TRUE;
-      natter_connection_abort (self);
-    }
+  return natter_websocket_get_backlog (self->ws);
 }
 
 static gboolean
 can_send (NatterConnection *self)
 {
   return !self->closed && !self->closing &&
-         soup_websocket_connection_get_state (self->ws) == SOUP_WEBSOCKET_STATE_OPEN;
+         natter_websocket_get_state (self->ws) == NATTER_WEBSOCKET_OPEN;
+}
+
+static void
+send_message (NatterConnection        *self,
+              NatterWebsocketDataType  type,
+              const void              *data,
+              gsize                    len)
+{
+  gsize backlog;
+
+  if (!can_send (self) || !natter_websocket_send (self->ws, type, data, len))
+    return;
+  self->metrics->bytes_out_total += len;
+
+  backlog = natter_websocket_get_backlog (self->ws);
+  if (self->max_backlog_bytes > 0 && backlog > self->max_backlog_bytes)
+    {
+      g_message ("connection %s (%s): %" G_GSIZE_FORMAT " bytes not read by the peer, "
+                 "cutting it off", self->sid, self->remote_address, backlog);
+      self->metrics->backlog_disconnects_total++;
+      self->closing = TRUE;
+      natter_connection_clear_heartbeat (self);
+      natter_websocket_abort (self->ws);
+    }
 }
 
 void
@@ -268,11 +237,9 @@ natter_connection_send_frame (NatterConnection *self,
                               const char       *frame)
 {
   g_return_if_fail (NATTER_IS_CONNECTION (self));
+  g_return_if_fail (frame != NULL);
 
-  if (!can_send (self))
-    return;
-  soup_websocket_connection_send_text (self->ws, frame);
-  account_sent (self, strlen (frame));
+  send_message (self, NATTER_WEBSOCKET_TEXT, frame, strlen (frame));
 }
 
 gboolean
@@ -280,7 +247,7 @@ natter_connection_cork (NatterConnection *self)
 {
   g_return_val_if_fail (NATTER_IS_CONNECTION (self), FALSE);
 
-  return can_send (self) && natter_metered_stream_cork (self->metered);
+  return can_send (self) && natter_websocket_cork (self->ws);
 }
 
 void
@@ -288,7 +255,7 @@ natter_connection_uncork (NatterConnection *self)
 {
   g_return_if_fail (NATTER_IS_CONNECTION (self));
 
-  natter_metered_stream_uncork (self->metered);
+  natter_websocket_uncork (self->ws);
 }
 
 void
@@ -300,11 +267,8 @@ natter_connection_send_binary (NatterConnection *self,
 
   g_return_if_fail (NATTER_IS_CONNECTION (self));
 
-  if (!can_send (self))
-    return;
   data = g_bytes_get_data (bytes, &len);
-  soup_websocket_connection_send_binary (self->ws, data, len);
-  account_sent (self, len);
+  send_message (self, NATTER_WEBSOCKET_BINARY, data, len);
 }
 
 void
@@ -390,40 +354,6 @@ connect_timeout_cb (gpointer user_data)
   g_debug ("connection %s (%s): no CONNECT within %u ms", self->sid, self->remote_address,
            self->connect_timeout_ms);
   natter_connection_close (self, NATTER_CLOSE_POLICY, "connect timeout");
-}
-
-static gboolean
-too_big_cb (gpointer user_data)
-{
-  NatterConnection *self = user_data;
-
-  self->too_big_id = 0;
-  if (self->bad_frame)
-    natter_connection_close (self, NATTER_CLOSE_PROTOCOL_ERROR, "invalid frame");
-  else
-    natter_connection_close (self, NATTER_CLOSE_TOO_BIG, "message too big");
-  return G_SOURCE_REMOVE;
-}
-
-/* From inside a read of the metered stream: only note it, act from idle. */
-static void
-over_limit_cb (NatterMeteredProblem problem,
-               gpointer             user_data)
-{
-  NatterConnection *self = user_data;
-
-  if (problem == NATTER_METERED_PROTOCOL_ERROR)
-    {
-      g_debug ("connection %s (%s): invalid WebSocket frame", self->sid, self->remote_address);
-      self->bad_frame = TRUE;
-    }
-  else
-    g_debug ("connection %s (%s): message over %" G_GUINT64_FORMAT " bytes",
-             self->sid, self->remote_address, self->max_message_bytes);
-
-  natter_metered_stream_discard_input (self->metered);
-  if (self->too_big_id == 0)
-    self->too_big_id = g_idle_add (too_big_cb, self);
 }
 
 /* ---- receiving ------------------------------------------------------------ */
@@ -524,40 +454,38 @@ handle_binary (NatterConnection *self,
 }
 
 static void
-ws_message_cb (SoupWebsocketConnection *ws,
-               SoupWebsocketDataType    type,
-               GBytes                  *message,
-               NatterConnection        *self)
+ws_message_cb (gpointer                 user_data,
+               NatterWebsocketDataType  type,
+               const guint8            *data,
+               gsize                    len)
 {
-  gsize len;
-  const char *data = g_bytes_get_data (message, &len);
+  NatterConnection *self = user_data;
 
   if (self->closing || self->closed)
     return;
 
   self->metrics->bytes_in_total += len;
 
-  /* The metered stream should have stopped it already; this is the
-   * backstop for a message that slipped through in one read. */
-  if (self->max_message_bytes > 0 && len > self->max_message_bytes)
-    {
-      natter_connection_close (self, NATTER_CLOSE_TOO_BIG, "message too big");
-      return;
-    }
-
-  if (type == SOUP_WEBSOCKET_DATA_TEXT)
-    handle_text (self, data, len);
+  if (type == NATTER_WEBSOCKET_TEXT)
+    handle_text (self, (const char *) data, len);
   else
-    handle_binary (self, message);
+    {
+      g_autoptr(GBytes) bytes = g_bytes_new (data, len);
+
+      handle_binary (self, bytes);
+    }
 }
+
+static const NatterWebsocketHandler ws_handler = {
+  ws_message_cb,
+  ws_refused_cb,
+  ws_closed_cb,
+};
 
 /* ---- life ------------------------------------------------------------------ */
 
 NatterConnection *
-natter_connection_new (GIOStream                *stream,
-                       GSocket                  *socket,
-                       GUri                     *uri,
-                       const char               *origin,
+natter_connection_new (NatterWebsocket          *ws,
                        const char               *remote_address,
                        const NatterServerConfig *config,
                        NatterMetrics            *metrics,
@@ -567,13 +495,13 @@ natter_connection_new (GIOStream                *stream,
   NatterConnection *self;
   g_autofree char *token = NULL;
 
-  g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
+  g_return_val_if_fail (NATTER_IS_WEBSOCKET (ws), NULL);
   g_return_val_if_fail (config != NULL, NULL);
+  g_return_val_if_fail (metrics != NULL, NULL);
   g_return_val_if_fail (timers != NULL, NULL);
 
   self = g_object_new (NATTER_TYPE_CONNECTION, NULL);
   self->timers = natter_timer_queue_ref (timers);
-  self->socket = socket != NULL ? g_object_ref (socket) : NULL;
   self->metrics = metrics;
   self->remote_address = g_strdup (remote_address);
   self->engine_only = !!engine_only;
@@ -587,17 +515,8 @@ natter_connection_new (GIOStream                *stream,
   token = natter_auth_new_token ();
   self->sid = g_strndup (token, 20);
 
-  self->metered = natter_metered_stream_new (stream, config->max_message_bytes,
-                                             over_limit_cb, self);
-  self->ws = soup_websocket_connection_new (G_IO_STREAM (self->metered), uri,
-                                            SOUP_WEBSOCKET_CONNECTION_SERVER,
-                                            origin, NULL, NULL);
-  /* libsoup's own per-frame guard, one above ours so ours speaks first. */
-  soup_websocket_connection_set_max_incoming_payload_size (self->ws,
-                                                           config->max_message_bytes > 0
-                                                           ? config->max_message_bytes + 1 : 0);
-  g_signal_connect (self->ws, "message", G_CALLBACK (ws_message_cb), self);
-  g_signal_connect (self->ws, "closed", G_CALLBACK (ws_closed_cb), self);
+  self->ws = g_object_ref (ws);
+  natter_websocket_set_handler (self->ws, &ws_handler, self);
 
   return self;
 }
@@ -621,6 +540,12 @@ natter_connection_start (NatterConnection *self)
   if (self->connect_timeout_ms > 0 && !self->engine_only)
     natter_timer_queue_add (self->timers, &self->connect, self->connect_timeout_ms,
                             connect_timeout_cb, self);
+
+  /* Input only after the open packet: what the client sent ahead (libsoup
+   * may have read it with the request) is answered in order. */
+  g_object_ref (self);
+  natter_websocket_start (self->ws);
+  g_object_unref (self);
 }
 
 const char *

@@ -5,12 +5,11 @@
  * ::packet (the chat service, or the conformance endpoints). */
 #pragma once
 
-#include <libsoup/soup.h>
-
 #include "natter-protocol.h"
 #include "natter-server-config.h"
 #include "natter-server-private.h"
 #include "natter-timer-queue.h"
+#include "natter-websocket.h"
 
 G_BEGIN_DECLS
 
@@ -19,27 +18,24 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (NatterConnection, natter_connection, NATTER, CONNECTION, GObject)
 
 /* WebSocket close codes the server uses. */
-#define NATTER_CLOSE_NORMAL          1000
-#define NATTER_CLOSE_GOING_AWAY      1001
-#define NATTER_CLOSE_PROTOCOL_ERROR  1002
-#define NATTER_CLOSE_POLICY          1008
-#define NATTER_CLOSE_TOO_BIG         1009
+#define NATTER_CLOSE_NORMAL          NATTER_WEBSOCKET_CLOSE_NORMAL
+#define NATTER_CLOSE_GOING_AWAY      NATTER_WEBSOCKET_CLOSE_GOING_AWAY
+#define NATTER_CLOSE_PROTOCOL_ERROR  NATTER_WEBSOCKET_CLOSE_PROTOCOL_ERROR
+#define NATTER_CLOSE_POLICY          NATTER_WEBSOCKET_CLOSE_POLICY
+#define NATTER_CLOSE_TOO_BIG         NATTER_WEBSOCKET_CLOSE_TOO_BIG
 
-/* @stream is the connection stolen from the HTTP upgrade; @socket its
- * socket, used to cut a peer off that does not read. @engine_only: a bare
- * Engine.IO session (the conformance /engine.io/ endpoint) whose MESSAGE
- * payloads go to ::message instead of the Socket.IO decoder. */
-NatterConnection *natter_connection_new            (GIOStream                *stream,
-                                                    GSocket                  *socket,
-                                                    GUri                     *uri,
-                                                    const char               *origin,
+/* @ws is the WebSocket of the connection taken over from the HTTP
+ * upgrade, not started yet. @engine_only: a bare Engine.IO session (the
+ * conformance /engine.io/ endpoint) whose MESSAGE payloads go to ::message
+ * instead of the Socket.IO decoder. */
+NatterConnection *natter_connection_new            (NatterWebsocket          *ws,
                                                     const char               *remote_address,
                                                     const NatterServerConfig *config,
                                                     NatterMetrics            *metrics,
                                                     NatterTimerQueue         *timers,
                                                     gboolean                  engine_only);
 
-/* Sends the open packet and starts the timers. */
+/* Sends the open packet, starts the timers and starts reading. */
 void              natter_connection_start          (NatterConnection         *self);
 
 const char       *natter_connection_get_sid        (NatterConnection         *self);
@@ -57,8 +53,9 @@ const char       *natter_connection_get_user       (NatterConnection         *se
 const char       *natter_connection_get_token_hash (NatterConnection         *self);
 
 /* Between cork and uncork, frames sent to this connection leave in one
- * write (natter-metered-stream.h). cork returns TRUE when it corked
- * (FALSE: corked already, or closing); every TRUE needs its uncork. */
+ * write (natter-websocket.h). cork returns TRUE when it corked (FALSE:
+ * corked already, or closing); every TRUE needs its uncork. A connection
+ * whose backlog passes the configured limit is cut off. */
 gboolean          natter_connection_cork           (NatterConnection         *self);
 void              natter_connection_uncork         (NatterConnection         *self);
 

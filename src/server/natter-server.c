@@ -1,7 +1,9 @@
 /* natter-server.c: the SoupServer and what libsoup does not do for us:
  * counting TCP connections against caps, timing out clients that say
- * nothing, capping request bodies, checking Origin, and taking WebSocket
- * upgrades over by hand so the stream can be metered (natter-metered-stream.c). */
+ * nothing, capping request bodies, checking Origin, and taking each
+ * WebSocket over from libsoup once its upgrade is answered: from there the
+ * server speaks RFC 6455 itself (natter-websocket.c), every plain socket
+ * watched through one epoll descriptor (natter-socket-watch.c). */
 #include "natter-server.h"
 
 #include <libsoup/soup.h>
@@ -17,7 +19,9 @@
 #include "natter-server-private.h"
 #include "natter-sqlite-store.h"
 #include "natter-files.h"
+#include "natter-socket-watch.h"
 #include "natter-uploads.h"
+#include "natter-websocket.h"
 
 /* How long stop() waits for WebSocket close handshakes before cutting. */
 #define STOP_DEADLINE_US (2 * G_USEC_PER_SEC)
@@ -38,6 +42,7 @@ struct _NatterServer
   NatterStore             *store;
   NatterHub               *hub;
   NatterTimerQueue        *timers;   /* every connection's heartbeat and timeouts */
+  NatterSocketWatch       *watch;    /* every WebSocket's descriptor */
   NatterChatService       *chat;
   NatterHttpApi           *api;
   NatterConformance       *conformance;
@@ -45,8 +50,11 @@ struct _NatterServer
   NatterConnectionCounter *counter;
   NatterMetrics            metrics;
 
-  GPtrArray               *connections; /* NatterConnection, owned */
-  GHashTable              *sockets;     /* GSocket → SocketSlot, both owned */
+  /* NatterConnection → its SocketSlot, both owned: a WebSocket counts
+   * against the caps for as long as its session lives. */
+  GHashTable              *connections;
+  /* GSocket → SocketSlot, both owned: connections libsoup still serves. */
+  GHashTable              *sockets;
   guint                    port;
   gboolean                 running;
 };
@@ -70,7 +78,7 @@ natter_server_finalize (GObject *object)
 {
   NatterServer *self = NATTER_SERVER (object);
 
-  g_clear_pointer (&self->connections, g_ptr_array_unref);
+  g_clear_pointer (&self->connections, g_hash_table_unref);
   g_clear_pointer (&self->sockets, g_hash_table_unref);
   g_clear_pointer (&self->counter, natter_connection_counter_unref);
   g_clear_pointer (&self->config, natter_server_config_free);
@@ -87,13 +95,13 @@ natter_server_class_init (NatterServerClass *klass)
   object_class->finalize = natter_server_finalize;
 }
 
+static void socket_slot_free (gpointer data);
+
 static void
 natter_server_init (NatterServer *self)
 {
-  self->connections = g_ptr_array_new_with_free_func (g_object_unref);
+  self->connections = g_hash_table_new_full (NULL, NULL, g_object_unref, socket_slot_free);
 }
-
-static void socket_slot_free (gpointer data);
 
 NatterServer *
 natter_server_new (const NatterServerConfig *config)
@@ -124,6 +132,8 @@ socket_slot_free (gpointer data)
 {
   SocketSlot *slot = data;
 
+  if (slot == NULL)
+    return;
   natter_connection_counter_remove (slot->counter, slot->address);
   natter_connection_counter_unref (slot->counter);
   g_free (slot->address);
@@ -132,7 +142,9 @@ socket_slot_free (gpointer data)
 
 /* libsoup 3.2 does not say when it is done with a connection, and does not
  * always drop its last reference to the GSocket either; it does close it.
- * So closed sockets are swept out before every count is used. */
+ * So closed sockets are swept out before every count is used. (WebSockets
+ * are not in the table: their slots go with their sessions, so the sweep
+ * walks only what libsoup serves.) */
 static void
 sweep_sockets (NatterServer *self)
 {
@@ -430,7 +442,7 @@ connection_closed_cb (NatterConnection *connection,
                       NatterServer     *self)
 {
   g_signal_handlers_disconnect_by_data (connection, self);
-  g_ptr_array_remove (self->connections, connection);
+  g_hash_table_remove (self->connections, connection);
 }
 
 typedef struct
@@ -438,6 +450,31 @@ typedef struct
   NatterServer *self;
   gboolean      engine_only;
 } Upgrade;
+
+static NatterWebsocket *
+websocket_new (NatterServer *self,
+               gboolean      tls,
+               GIOStream    *stream,
+               GSocket      *socket)
+{
+  g_autoptr(GError) error = NULL;
+  NatterWebsocket *ws;
+
+  /* A TLS stream has no descriptor to read plain text from: it keeps its
+   * GIOStream (the rare case; plain sockets are the lean path). */
+  if (tls)
+    return natter_websocket_new_for_stream (stream, socket, self->watch, self->timers,
+                                            self->config->max_message_bytes);
+
+  ws = natter_websocket_new_for_socket (socket, stream, self->watch, self->timers,
+                                        self->config->max_message_bytes, &error);
+  if (ws == NULL)
+    {
+      g_warning ("server: cannot take over a WebSocket: %s", error->message);
+      g_socket_shutdown (socket, TRUE, TRUE, NULL);
+    }
+  return ws;
+}
 
 static void
 upgrade_written_cb (SoupServerMessage *msg,
@@ -447,8 +484,12 @@ upgrade_written_cb (SoupServerMessage *msg,
   NatterServer *self = upgrade->self;
   g_autoptr(GIOStream) stream = NULL;
   g_autoptr(GSocket) socket = NULL;
+  g_autoptr(NatterWebsocket) ws = NULL;
+  g_autofree char *remote_address = NULL;
   NatterConnection *connection;
-  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  gpointer stolen_socket = NULL;
+  gpointer slot = NULL;
+  gboolean tls;
 
   g_signal_handlers_disconnect_by_func (msg, upgrade_written_cb, user_data);
   g_object_set_data (G_OBJECT (msg), "natter-guard", NULL);
@@ -456,17 +497,24 @@ upgrade_written_cb (SoupServerMessage *msg,
   if (soup_server_message_get_status (msg) != SOUP_STATUS_SWITCHING_PROTOCOLS)
     return;
 
+  /* Everything needed from @msg first: stealing may free it. */
   socket = g_object_ref (soup_server_message_get_socket (msg));
+  remote_address = g_strdup (soup_server_message_get_remote_host (msg));
+  tls = g_strcmp0 (g_uri_get_scheme (soup_server_message_get_uri (msg)), "https") == 0;
   stream = soup_server_message_steal_connection (msg);
   if (stream == NULL)
     return;
+  ws = websocket_new (self, tls, stream, socket);
+  if (ws == NULL)
+    return;
 
-  connection = natter_connection_new (stream, socket, soup_server_message_get_uri (msg),
-                                      soup_message_headers_get_one (headers, "Origin"),
-                                      soup_server_message_get_remote_host (msg),
-                                      self->config, &self->metrics, self->timers,
-                                      upgrade->engine_only);
-  g_ptr_array_add (self->connections, connection);
+  /* The TCP connection's place under the caps now goes with the session. */
+  if (g_hash_table_steal_extended (self->sockets, socket, &stolen_socket, &slot))
+    g_object_unref (stolen_socket);
+
+  connection = natter_connection_new (ws, remote_address, self->config, &self->metrics,
+                                      self->timers, upgrade->engine_only);
+  g_hash_table_insert (self->connections, connection, slot);
   g_signal_connect (connection, "closed", G_CALLBACK (connection_closed_cb), self);
 
   if (self->config->conformance)
@@ -655,7 +703,7 @@ metrics_handler (SoupServer        *soup,
   sweep_sockets (self);
   out = g_string_new (NULL);
   append_metric (out, "natter_connections", "gauge", "Open Engine.IO sessions.",
-                 self->connections->len);
+                 g_hash_table_size (self->connections));
   append_metric (out, "natter_tcp_connections", "gauge", "TCP connections counted against the caps.",
                  natter_connection_counter_get_total (self->counter));
   append_metric (out, "natter_rooms", "gauge", "Rooms, DMs included.",
@@ -782,6 +830,9 @@ natter_server_start (NatterServer  *self,
 
   self->hub = natter_hub_new ();
   self->timers = natter_timer_queue_new ();
+  self->watch = natter_socket_watch_new (error);
+  if (self->watch == NULL)
+    goto failed;
   self->chat = natter_chat_service_new (self->store, self->hub, self->config, &self->metrics);
   self->api = natter_http_api_new (self->store, self->chat, self->config);
   self->conformance = natter_conformance_new ();
@@ -843,6 +894,7 @@ failed:
   g_clear_object (&self->chat);
   g_clear_object (&self->hub);
   g_clear_pointer (&self->timers, natter_timer_queue_unref);
+  g_clear_pointer (&self->watch, natter_socket_watch_unref);
   natter_store_close (self->store);
   g_clear_object (&self->store);
   return FALSE;
@@ -851,8 +903,8 @@ failed:
 void
 natter_server_stop (NatterServer *self)
 {
+  GList *connections, *l;
   gint64 deadline;
-  guint i;
 
   g_return_if_fail (NATTER_IS_SERVER (self));
 
@@ -868,22 +920,23 @@ natter_server_stop (NatterServer *self)
   soup_server_disconnect (self->soup);
 
   /* … say goodbye on every WebSocket, and give the peers a moment. */
-  for (i = 0; i < self->connections->len; i++)
-    natter_connection_close (g_ptr_array_index (self->connections, i),
-                             NATTER_CLOSE_GOING_AWAY, "server shutting down");
+  connections = g_hash_table_get_keys (self->connections);
+  for (l = connections; l != NULL; l = l->next)
+    natter_connection_close (l->data, NATTER_CLOSE_GOING_AWAY, "server shutting down");
+  g_list_free (connections);
 
   deadline = g_get_monotonic_time () + STOP_DEADLINE_US;
-  while (self->connections->len > 0 && g_get_monotonic_time () < deadline)
+  while (g_hash_table_size (self->connections) > 0 && g_get_monotonic_time () < deadline)
     g_main_context_iteration (NULL, FALSE);
 
-  for (i = 0; i < self->connections->len; i++)
+  connections = g_hash_table_get_keys (self->connections);
+  for (l = connections; l != NULL; l = l->next)
     {
-      NatterConnection *connection = g_ptr_array_index (self->connections, i);
-
-      g_signal_handlers_disconnect_by_data (connection, self);
-      natter_connection_abort (connection);
+      g_signal_handlers_disconnect_by_data (l->data, self);
+      natter_connection_abort (l->data);
     }
-  g_ptr_array_set_size (self->connections, 0);
+  g_list_free (connections);
+  g_hash_table_remove_all (self->connections);
 
   g_clear_object (&self->soup);
   g_clear_object (&self->uploads);
@@ -892,6 +945,7 @@ natter_server_stop (NatterServer *self)
   g_clear_object (&self->chat);
   g_clear_object (&self->hub);
   g_clear_pointer (&self->timers, natter_timer_queue_unref);
+  g_clear_pointer (&self->watch, natter_socket_watch_unref);
   g_hash_table_remove_all (self->sockets);
 
   natter_store_close (self->store);
@@ -946,7 +1000,7 @@ guint
 natter_server_get_n_sessions (NatterServer *self)
 {
   g_return_val_if_fail (NATTER_IS_SERVER (self), 0);
-  return self->connections->len;
+  return g_hash_table_size (self->connections);
 }
 
 guint
