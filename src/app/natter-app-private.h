@@ -37,6 +37,8 @@ NatterConnectionBanner *_natter_room_view_get_banner     (NatterRoomView   *self
 /* The header's unsent counter ("2 unsent"), or NULL when hidden. */
 const char             *_natter_room_view_get_unsent     (NatterRoomView   *self);
 GtkWidget              *_natter_room_view_get_timeline_view (NatterRoomView *self);
+/* "opening" (no room said yet), "empty" (told there is none) or "room". */
+const char             *_natter_room_view_get_page       (NatterRoomView   *self);
 /* The typing line as shown ("" when nobody types). */
 const char             *_natter_room_view_get_typing     (NatterRoomView   *self);
 /* The files being sent (GListModel of NatterTransfer), shown above the composer. */

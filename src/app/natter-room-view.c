@@ -39,6 +39,7 @@ struct _NatterRoomView
   GtkLabel               *unsent_label;
   NatterConnectionBanner *banner;
   GtkStack               *stack;
+  AdwStatusPage          *no_room_page;
   GtkScrolledWindow      *scroller;
   GtkListView            *timeline_view;
   GtkSpinner             *loading_spinner;
@@ -752,6 +753,13 @@ natter_room_view_set_session (NatterRoomView *self,
   update_unsent (self);
 }
 
+static void
+show_no_room (NatterRoomView *self)
+{
+  adw_status_page_set_icon_name (self->no_room_page, "chat-message-new-symbolic");
+  gtk_stack_set_visible_child_name (self->stack, "empty");
+}
+
 void
 natter_room_view_set_room (NatterRoomView *self,
                            NatterRoom     *room)
@@ -761,7 +769,12 @@ natter_room_view_set_room (NatterRoomView *self,
   g_return_if_fail (NATTER_IS_ROOM_VIEW (self));
 
   if (self->room == room)
-    return;
+    {
+      /* Told that there is none to show, rather than not told yet. */
+      if (room == NULL)
+        show_no_room (self);
+      return;
+    }
 
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
@@ -808,7 +821,7 @@ natter_room_view_set_room (NatterRoomView *self,
 
   if (room == NULL)
     {
-      gtk_stack_set_visible_child_name (self->stack, "empty");
+      show_no_room (self);
       gtk_widget_set_visible (GTK_WIDGET (self->members_button), FALSE);
       update_header (self);
       update_typing (self);
@@ -1002,6 +1015,7 @@ natter_room_view_class_init (NatterRoomViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterRoomView, unsent_label);
   gtk_widget_class_bind_template_child (widget_class, NatterRoomView, banner);
   gtk_widget_class_bind_template_child (widget_class, NatterRoomView, stack);
+  gtk_widget_class_bind_template_child (widget_class, NatterRoomView, no_room_page);
   gtk_widget_class_bind_template_child (widget_class, NatterRoomView, scroller);
   gtk_widget_class_bind_template_child (widget_class, NatterRoomView, timeline_view);
   gtk_widget_class_bind_template_child (widget_class, NatterRoomView, loading_spinner);
@@ -1088,6 +1102,12 @@ _natter_room_view_get_unsent (NatterRoomView *self)
   if (!gtk_widget_get_visible (GTK_WIDGET (self->unsent_label)))
     return NULL;
   return gtk_label_get_label (self->unsent_label);
+}
+
+const char *
+_natter_room_view_get_page (NatterRoomView *self)
+{
+  return gtk_stack_get_visible_child_name (self->stack);
 }
 
 GtkWidget *

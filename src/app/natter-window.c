@@ -23,6 +23,7 @@ struct _NatterWindow
   AdwLeaflet           *leaflet;
   AdwWindowTitle       *sidebar_title;
   GtkStack             *sidebar_stack;
+  AdwStatusPage        *no_rooms_page;
   GtkListView          *room_list;
   NatterRoomView       *room_view;
   GtkWindow            *shortcuts_window;
@@ -214,6 +215,8 @@ on_rooms_changed (NatterWindow *self)
 {
   GListModel *rooms = get_rooms (self);
 
+  if (g_list_model_get_n_items (rooms) == 0)
+    adw_status_page_set_icon_name (self->no_rooms_page, "chat-message-new-symbolic");
   gtk_stack_set_visible_child_name (self->sidebar_stack,
                                     g_list_model_get_n_items (rooms) > 0 ? "rooms" : "empty");
   /* The list reorders as messages arrive: keep the room in view selected
@@ -286,6 +289,9 @@ reopen_last_room (NatterWindow *self)
       if (first != NULL && !adw_leaflet_get_folded (self->leaflet))
         natter_window_open_room (self, natter_room_get_name (first));
     }
+  /* None to open: the room view says so. */
+  if (self->room == NULL)
+    natter_room_view_set_room (self->room_view, NULL);
 }
 
 static void
@@ -630,6 +636,7 @@ natter_window_class_init (NatterWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, leaflet);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, sidebar_title);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, sidebar_stack);
+  gtk_widget_class_bind_template_child (widget_class, NatterWindow, no_rooms_page);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, room_list);
   gtk_widget_class_bind_template_child (widget_class, NatterWindow, room_view);
 }

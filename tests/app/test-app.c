@@ -1878,6 +1878,39 @@ debug_writer (GLogLevelFlags   level,
   return g_log_writer_default (level, fields, n_fields, user_data);
 }
 
+/* The room view shows nothing until told which room, if any, to show:
+ * at start-up the window's first frame comes before the room it reopens,
+ * and the "no room" page (with its large icon) is for when there is none. */
+static GtkWidget *
+find_descendant (GtkWidget *widget,
+                 GType      type)
+{
+  if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type))
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_descendant (child, type);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static void
+test_room_view_pages (void)
+{
+  NatterRoomView *view = g_object_ref_sink (g_object_new (NATTER_TYPE_ROOM_VIEW, NULL));
+  AdwStatusPage *no_room = ADW_STATUS_PAGE (find_descendant (GTK_WIDGET (view), ADW_TYPE_STATUS_PAGE));
+
+  g_assert_cmpstr (_natter_room_view_get_page (view), ==, "opening");
+  g_assert_null (adw_status_page_get_icon_name (no_room));
+  natter_room_view_set_room (view, NULL);
+  g_assert_cmpstr (_natter_room_view_get_page (view), ==, "empty");
+  g_assert_cmpstr (adw_status_page_get_icon_name (no_room), ==, "chat-message-new-symbolic");
+  g_assert_finalize_object (view);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1907,6 +1940,7 @@ main (int   argc,
    * cursor in an unfocused entry warns (fatally in tests). */
   g_object_set (gtk_settings_get_default (), "gtk-cursor-blink", FALSE, NULL);
 
+  g_test_add_func ("/app/room-view/pages", test_room_view_pages);
   g_test_add ("/app/sign-in/errors", Fixture, NULL, fixture_set_up, test_sign_in_errors, fixture_tear_down);
   g_test_add ("/app/sign-in/untrusted-certificate", Fixture, NULL, fixture_set_up, test_untrusted_certificate, fixture_tear_down);
   g_test_add ("/app/conversation", Fixture, NULL, fixture_set_up, test_conversation, fixture_tear_down);
