@@ -723,7 +723,10 @@ natter_room_view_set_session (NatterRoomView *self,
   if (self->session == session)
     return;
 
-  natter_room_view_set_room (self, NULL);
+  /* Only to leave a room of the old session: without one the view still
+   * waits to be told what to show. */
+  if (self->room != NULL)
+    natter_room_view_set_room (self, NULL);
   if (self->session != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->session, self);

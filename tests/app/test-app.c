@@ -1903,11 +1903,18 @@ test_room_view_pages (void)
   NatterRoomView *view = g_object_ref_sink (g_object_new (NATTER_TYPE_ROOM_VIEW, NULL));
   AdwStatusPage *no_room = ADW_STATUS_PAGE (find_descendant (GTK_WIDGET (view), ADW_TYPE_STATUS_PAGE));
 
+  g_autoptr(NatterSession) session = natter_session_new_full ("http://127.0.0.1:9", "someone",
+                                                              NATTER_TOKEN_STORE_MEMORY, NULL);
+
+  g_assert_cmpstr (_natter_room_view_get_page (view), ==, "opening");
+  /* A session alone says nothing about which room. */
+  natter_room_view_set_session (view, session);
   g_assert_cmpstr (_natter_room_view_get_page (view), ==, "opening");
   g_assert_null (adw_status_page_get_icon_name (no_room));
   natter_room_view_set_room (view, NULL);
   g_assert_cmpstr (_natter_room_view_get_page (view), ==, "empty");
   g_assert_cmpstr (adw_status_page_get_icon_name (no_room), ==, "chat-message-new-symbolic");
+  natter_room_view_set_session (view, NULL);
   g_assert_finalize_object (view);
 }
 
