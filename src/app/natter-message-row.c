@@ -138,9 +138,9 @@ update_context (NatterMessageRow *self)
   if (self->message == NULL)
     return;
 
-  datetime = natter_message_dup_datetime (self->message);
+  datetime = natter_text_dup_local_datetime (natter_message_get_ts (self->message));
   if (self->previous != NULL)
-    previous_datetime = natter_message_dup_datetime (self->previous);
+    previous_datetime = natter_text_dup_local_datetime (natter_message_get_ts (self->previous));
 
   new_day = previous_datetime == NULL || !same_day (datetime, previous_datetime);
   new_group = new_day ||

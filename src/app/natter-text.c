@@ -59,6 +59,35 @@ natter_text_to_markup (const char *text,
   return g_string_free (markup, FALSE);
 }
 
+/* GLib's local zone reads /etc/localtime again each time it is asked for
+ * (a readlink and a stat), and the timeline asked twice per new row: one
+ * looked up a minute ago still follows a change of zone soon enough. */
+static GTimeZone *
+get_local_zone (void)
+{
+  static GTimeZone *zone;
+  static gint64 looked_up_us;
+  gint64 now_us = g_get_monotonic_time ();
+
+  if (zone == NULL || now_us - looked_up_us > 60 * G_USEC_PER_SEC)
+    {
+      g_clear_pointer (&zone, g_time_zone_unref);
+      zone = g_time_zone_new_local ();
+      looked_up_us = now_us;
+    }
+  return zone;
+}
+
+GDateTime *
+natter_text_dup_local_datetime (gint64 ts_ms)
+{
+  g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc (ts_ms / 1000);
+
+  if (utc == NULL)
+    return NULL;
+  return g_date_time_to_timezone (utc, get_local_zone ());
+}
+
 char *
 natter_text_format_day (GDateTime *datetime)
 {

@@ -9,6 +9,9 @@ G_BEGIN_DECLS
  * "@user" mentions of @me in bold. Free with g_free(). */
 char *natter_text_to_markup       (const char *text,
                                    const char *me);
+/* @ts_ms (milliseconds since the epoch) in the local time zone, looked up
+ * at most once a minute. Main thread only. Free with g_date_time_unref(). */
+GDateTime *natter_text_dup_local_datetime (gint64 ts_ms);
 /* "Today", "Yesterday" or the date, for a day separator. Free with g_free(). */
 char *natter_text_format_day      (GDateTime  *datetime);
 /* "12:34": the time of day of a message. Free with g_free(). */

@@ -15,6 +15,7 @@
 #include "natter-join-dialog.h"
 #include "natter-message-row.h"
 #include "natter-quick-switcher.h"
+#include "natter-text.h"
 #include "natter-send-file-dialog.h"
 #include "natter-transfer-row.h"
 #include "natter-server.h"
@@ -1918,6 +1919,28 @@ test_room_view_pages (void)
   g_assert_finalize_object (view);
 }
 
+/* Rows show times in the local zone, looked up once a minute rather than
+ * per row: the same day and time as GLib's own local conversion. */
+static void
+test_local_datetime (void)
+{
+  const gint64 stamps_ms[] = { 0, 1700000000123, 1719792000000, -86400000 };
+
+  for (guint i = 0; i < G_N_ELEMENTS (stamps_ms); i++)
+    {
+      g_autoptr(GDateTime) ours = natter_text_dup_local_datetime (stamps_ms[i]);
+      g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc (stamps_ms[i] / 1000);
+      g_autoptr(GDateTime) glibs = g_date_time_to_local (utc);
+
+      g_assert_nonnull (ours);
+      g_assert_true (g_date_time_equal (ours, glibs));
+      g_assert_cmpint (g_date_time_get_utc_offset (ours), ==, g_date_time_get_utc_offset (glibs));
+      g_assert_cmpint (g_date_time_get_day_of_year (ours), ==, g_date_time_get_day_of_year (glibs));
+    }
+  /* Beyond what GDateTime holds: no date, as before. */
+  g_assert_null (natter_text_dup_local_datetime (G_MAXINT64));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1948,6 +1971,7 @@ main (int   argc,
   g_object_set (gtk_settings_get_default (), "gtk-cursor-blink", FALSE, NULL);
 
   g_test_add_func ("/app/room-view/pages", test_room_view_pages);
+  g_test_add_func ("/app/text/local-datetime", test_local_datetime);
   g_test_add ("/app/sign-in/errors", Fixture, NULL, fixture_set_up, test_sign_in_errors, fixture_tear_down);
   g_test_add ("/app/sign-in/untrusted-certificate", Fixture, NULL, fixture_set_up, test_untrusted_certificate, fixture_tear_down);
   g_test_add ("/app/conversation", Fixture, NULL, fixture_set_up, test_conversation, fixture_tear_down);
