@@ -5,6 +5,8 @@
  * libsoup, "got-chunk" by "got-chunk"). The bytes go to
  * <data-dir>/uploads/ID.part and into a running SHA-256 in a writer
  * thread, so completing an upload costs a rename, not a pass over the file.
+ * Before the rename the file is fsynced, and the directory after it, in a
+ * worker thread: a file the server acknowledged survives a power cut.
  *
  * The metadata lives in its own small SQLite database, <data-dir>/files.db,
  * rather than in NatterStore: uploads are a separate concern with their own
@@ -75,6 +77,8 @@ typedef struct
   struct sha256_ctx  sha;
   gint64             last_activity;
   gboolean           registered;  /* in self->active */
+  gboolean           completing;  /* the last byte came; being made durable */
+  gboolean           answer_waits; /* libsoup's handler paused for that */
   gboolean           completed;
   char              *sha256;
   guint64            saved_offset;  /* where the saved hash state is */
@@ -656,40 +660,111 @@ sha256_hex (struct sha256_ctx *sha)
   return hex;
 }
 
-/* Moves the complete temp file into content-addressed storage (or drops
- * it when the same content is already there) and marks the upload done.
- * Returns the hex SHA-256, newly allocated, or NULL on failure. */
-static char *
-complete_upload (NatterUploads     *self,
-                 const char        *id,
-                 struct sha256_ctx *sha,
-                 GError           **error)
+/* Sets @error from errno for @path. */
+static void
+set_errno_error (GError     **error,
+                 int          saved,
+                 const char  *what,
+                 const char  *path)
 {
-  g_autofree char *hex = sha256_hex (sha);
-  g_autofree char *from = part_path (self, id);
-  g_autofree char *to = blob_path (self, hex);
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s %s: %s", what, path,
+               g_strerror (saved));
+}
+
+/* Flushes the directory @path itself: a rename into it, or a new entry,
+ * survives a power cut only once the directory is on disk. */
+static gboolean
+sync_directory (const char  *path,
+                GError     **error)
+{
+  int fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int saved;
+
+  if (fd < 0)
+    {
+      set_errno_error (error, errno, "open", path);
+      return FALSE;
+    }
+  if (fsync (fd) != 0)
+    {
+      saved = errno;
+      close (fd);
+      set_errno_error (error, saved, "fsync", path);
+      return FALSE;
+    }
+  close (fd);
+  return TRUE;
+}
+
+/* Makes the finished temp file @from (open as @fd, which this closes) the
+ * blob @to, durably: its bytes reach the disk before its name does, then
+ * the name (and a new prefix directory) too. If the same content is
+ * stored already, the temp file just goes (dedupe). Thread-safe: blocking
+ * disk work, run off the main loop for every upload that has bytes. */
+static gboolean
+store_blob (int          fd,
+            const char  *from,
+            const char  *to,
+            GError     **error)
+{
   g_autofree char *dir = g_path_get_dirname (to);
+  g_autofree char *files_dir = g_path_get_dirname (dir);
+  gboolean new_dir = !g_file_test (dir, G_FILE_TEST_IS_DIR);
+
+  if (fsync (fd) != 0)
+    {
+      set_errno_error (error, errno, "fsync", from);
+      close (fd);
+      return FALSE;
+    }
+  close (fd);
 
   if (g_mkdir_with_parents (dir, 0700) != 0)
     {
-      int saved = errno;
-
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s: %s", dir,
-                   g_strerror (saved));
-      return NULL;
+      set_errno_error (error, errno, "mkdir", dir);
+      return FALSE;
     }
+  if (new_dir && !sync_directory (files_dir, error))
+    return FALSE;
 
   if (g_file_test (to, G_FILE_TEST_EXISTS))
-    g_unlink (from);   /* the same bytes are already stored: dedupe */
-  else if (g_rename (from, to) != 0)
     {
-      int saved = errno;
+      g_unlink (from);   /* the same bytes are already stored */
+      return TRUE;
+    }
+  if (g_rename (from, to) != 0)
+    {
+      set_errno_error (error, errno, "rename to", to);
+      return FALSE;
+    }
+  return sync_directory (dir, error);
+}
 
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s: %s", to,
-                   g_strerror (saved));
+/* Stores the empty file of upload @id at once (no bytes ever came, so
+ * nothing is worth a thread) and marks the upload done. Returns the hex
+ * SHA-256, newly allocated, or NULL on failure. */
+static char *
+complete_empty_upload (NatterUploads  *self,
+                       const char     *id,
+                       GError        **error)
+{
+  struct sha256_ctx sha;
+  g_autofree char *hex = NULL;
+  g_autofree char *from = part_path (self, id);
+  g_autofree char *to = NULL;
+  int fd;
+
+  sha256_init (&sha);
+  hex = sha256_hex (&sha);
+  to = blob_path (self, hex);
+  fd = open (from, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    {
+      set_errno_error (error, errno, "open", from);
       return NULL;
     }
-
+  if (!store_blob (fd, from, to, error))
+    return NULL;
   if (!db_set_completed (self, id, hex))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "files.db: %s", sqlite3_errmsg (self->db));
@@ -937,25 +1012,115 @@ patch_free (Patch *patch)
   g_free (patch);
 }
 
-static void
-patch_complete (Patch *patch)
+/* A finished upload on its way into storage (store_blob in a thread). */
+typedef struct
 {
+  NatterUploads     *uploads;   /* owned: files.db is marked after */
+  SoupServerMessage *msg;       /* owned, keeps a libsoup-read Patch alive; or NULL */
+  Patch             *patch;     /* alive until answered (see patch_stored_cb) */
+  int                fd;
+  char              *from;
+  char              *to;
+  char              *hex;
+} Completion;
+
+static void
+completion_free (Completion *completion)
+{
+  g_clear_object (&completion->uploads);
+  g_clear_object (&completion->msg);
+  if (completion->fd >= 0)
+    close (completion->fd);
+  g_free (completion->from);
+  g_free (completion->to);
+  g_free (completion->hex);
+  g_free (completion);
+}
+
+static void
+store_blob_thread (GTask        *task,
+                   gpointer      source,
+                   gpointer      task_data,
+                   GCancellable *cancellable)
+{
+  Completion *completion = task_data;
+  GError *error = NULL;
+  int fd = completion->fd;
+
+  completion->fd = -1;   /* store_blob closes it */
+  if (store_blob (fd, completion->from, completion->to, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+static void patch_stream_answer (Patch *patch);
+static void patch_reply (SoupServerMessage *msg, Patch *patch);
+
+static void
+patch_stored_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  Completion *completion = g_task_get_task_data (G_TASK (result));
+  Patch *patch = completion->patch;
   g_autoptr(GError) error = NULL;
 
-  if (!patch_drain (patch))
-    return;
-  close (patch->fd);
-  patch->fd = -1;
-
-  patch->sha256 = complete_upload (patch->self, patch->id, &patch->sha, &error);
-  if (patch->sha256 == NULL)
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
       g_warning ("uploads: %s: %s", patch->id, error->message);
       patch_fail (patch, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal",
                   "cannot store the finished file");
-      return;
     }
-  patch->completed = TRUE;
+  else if (!db_set_completed (completion->uploads, patch->id, completion->hex))
+    {
+      g_warning ("uploads: %s: files.db: %s", patch->id, sqlite3_errmsg (completion->uploads->db));
+      patch_fail (patch, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal",
+                  "cannot store the finished file");
+    }
+  else
+    {
+      patch->sha256 = g_strdup (completion->hex);
+      patch->completed = TRUE;
+    }
+  patch->completing = FALSE;
+
+  /* Only now the client hears that its file is stored. */
+  if (patch->stream != NULL)
+    patch_stream_answer (patch);
+  else if (patch->answer_waits && patch->msg != NULL)
+    {
+      patch_reply (patch->msg, patch);
+      soup_server_message_unpause (patch->msg);
+    }
+}
+
+/* The last byte came: the writer stops, and the file goes into storage
+ * off the main loop (an fsync of a large file takes seconds); the answer
+ * waits for it. */
+static void
+patch_complete (Patch *patch)
+{
+  g_autoptr(GTask) task = NULL;
+  Completion *completion;
+
+  if (!patch_drain (patch))
+    return;
+
+  completion = g_new0 (Completion, 1);
+  completion->uploads = g_object_ref (patch->self);
+  completion->msg = patch->msg != NULL ? g_object_ref (patch->msg) : NULL;
+  completion->patch = patch;
+  completion->fd = patch->fd;
+  completion->hex = sha256_hex (&patch->sha);
+  completion->from = part_path (patch->self, patch->id);
+  completion->to = blob_path (patch->self, completion->hex);
+  patch->fd = -1;   /* the thread's now: nothing is saved on release */
+  patch->completing = TRUE;
+
+  task = g_task_new (NULL, NULL, patch_stored_cb, NULL);
+  g_task_set_task_data (task, completion, (GDestroyNotify) completion_free);
+  g_task_run_in_thread (task, store_blob_thread);
 }
 
 /* Takes the next bytes of the body: to the writer thread, and the upload
@@ -1176,6 +1341,8 @@ patch_stream_read_cb (GObject      *source,
   if (patch->status == 0 && patch->fd >= 0)
     patch_take (patch, bytes);
 
+  if (patch->completing)
+    return;   /* patch_stored_cb answers */
   if (patch->body_left == 0 || patch->completed)
     patch_stream_answer (patch);
   else
@@ -1622,10 +1789,8 @@ handle_create (NatterUploads     *self,
       /* Nothing will ever be PATCHed: the empty file is complete now. */
       g_autoptr(GError) error = NULL;
       g_autofree char *hex = NULL;
-      struct sha256_ctx sha;
 
-      sha256_init (&sha);
-      hex = complete_upload (self, id, &sha, &error);
+      hex = complete_empty_upload (self, id, &error);
       if (hex == NULL)
         {
           g_warning ("uploads: %s: %s", id, error->message);
@@ -1679,20 +1844,13 @@ handle_head (NatterUploads     *self,
   soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
 }
 
+/* Answers a PATCH that libsoup read, once its bytes are stored. */
 static void
-handle_patch (NatterUploads     *self,
-              SoupServerMessage *msg)
+patch_reply (SoupServerMessage *msg,
+             Patch             *patch)
 {
-  Patch *patch = g_object_get_data (G_OBJECT (msg), "natter-upload-patch");
   SoupMessageHeaders *response = soup_server_message_get_response_headers (msg);
   g_autofree char *offset = NULL;
-
-  /* Not claimed at "got-headers" (the token died meanwhile, say). */
-  if (patch == NULL)
-    {
-      reply_error (msg, SOUP_STATUS_CONFLICT, "bad_request", "the upload cannot take this PATCH");
-      return;
-    }
 
   if (patch->status != 0)
     {
@@ -1709,6 +1867,28 @@ handle_patch (NatterUploads     *self,
       soup_message_headers_replace (response, "Natter-File-Sha256", patch->sha256);
     }
   soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
+}
+
+static void
+handle_patch (NatterUploads     *self,
+              SoupServerMessage *msg)
+{
+  Patch *patch = g_object_get_data (G_OBJECT (msg), "natter-upload-patch");
+
+  /* Not claimed at "got-headers" (the token died meanwhile, say). */
+  if (patch == NULL)
+    {
+      reply_error (msg, SOUP_STATUS_CONFLICT, "bad_request", "the upload cannot take this PATCH");
+      return;
+    }
+  if (patch->completing)
+    {
+      /* The file is being made durable: patch_stored_cb answers. */
+      patch->answer_waits = TRUE;
+      soup_server_message_pause (msg);
+      return;
+    }
+  patch_reply (msg, patch);
 }
 
 void
