@@ -11,6 +11,10 @@
 
 #include "natter-chat.h"
 
+/* The WAL is checkpointed once it holds this many frames (pages): SQLite's
+ * own default for its automatic checkpoint. */
+#define CHECKPOINT_FRAMES 1000
+
 struct _NatterSqliteStore
 {
   GObject  parent_instance;
@@ -20,6 +24,15 @@ struct _NatterSqliteStore
   GHashTable *statements; /* SQL → sqlite3_stmt, while open */
   guint64     n_messages;
   gboolean    synchronous_full;
+
+  /* Checkpoints run in a worker thread on a connection of its own. SQLite
+   * would otherwise run them inside a COMMIT on the main loop, copying the
+   * WAL into the database and syncing both files there: a stall of
+   * 150–600 ms for every connection. */
+  GMutex      checkpoint_lock;      /* guards checkpoint_db and closed */
+  sqlite3    *checkpoint_db;
+  gboolean    closed;
+  gboolean    checkpoint_running;   /* main thread only */
 };
 
 static void natter_sqlite_store_iface_init (NatterStoreInterface *iface);
@@ -188,6 +201,108 @@ migrate (NatterSqliteStore  *self,
   return TRUE;
 }
 
+/* ---- checkpoints, off the main loop ------------------------------------------ */
+
+/* In a worker thread: a PASSIVE checkpoint (it waits for no reader and no
+ * writer: what the main connection is reading stays in the WAL for the
+ * next one), then the restart of the WAL (below). The connection's synchronous=FULL default syncs the database
+ * file before SQLite may reuse the WAL, so no commit is ever only in a
+ * WAL that is being overwritten. */
+static void
+checkpoint_thread (GTask        *task,
+                   gpointer      source_object,
+                   gpointer      task_data,
+                   GCancellable *cancellable)
+{
+  NatterSqliteStore *self = source_object;
+  int frames = 0, done = 0, rc;
+
+  g_mutex_lock (&self->checkpoint_lock);
+  if (self->closed)
+    {
+      g_mutex_unlock (&self->checkpoint_lock);
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  /* A connection learns that the database is in WAL mode when it first
+   * reads it; until then a checkpoint does nothing. */
+  if (self->checkpoint_db == NULL &&
+      (sqlite3_open_v2 (self->path, &self->checkpoint_db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK ||
+       sqlite3_exec (self->checkpoint_db, "SELECT COUNT(*) FROM sqlite_master;",
+                     NULL, NULL, NULL) != SQLITE_OK))
+    {
+      g_autofree char *message = g_strdup (sqlite3_errmsg (self->checkpoint_db));
+
+      g_clear_pointer (&self->checkpoint_db, sqlite3_close);
+      g_mutex_unlock (&self->checkpoint_lock);
+      g_task_return_new_error (task, NATTER_STORE_ERROR, NATTER_STORE_ERROR_FAILED,
+                               "checkpoint: %s", message);
+      return;
+    }
+  rc = sqlite3_wal_checkpoint_v2 (self->checkpoint_db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+                                  &frames, &done);
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+    {
+      g_autofree char *message = g_strdup (sqlite3_errmsg (self->checkpoint_db));
+
+      g_mutex_unlock (&self->checkpoint_lock);
+      g_task_return_new_error (task, NATTER_STORE_ERROR, NATTER_STORE_ERROR_FAILED,
+                               "checkpoint: %s", message);
+      return;
+    }
+  /* SQLite starts the WAL over only when a write transaction begins while
+   * every frame is in the database; with commits going on all the time
+   * (each began while this ran) that moment never comes, and the WAL
+   * grows for ever. So with all frames copied, a RESTART checkpoint
+   * (nothing left to copy: no sync) takes the writer lock for a moment to
+   * make the next write start from the top. Without a busy handler on
+   * this connection, a commit in progress makes it give up at once. */
+  if (rc == SQLITE_OK && frames > 0 && done == frames)
+    rc = sqlite3_wal_checkpoint_v2 (self->checkpoint_db, NULL, SQLITE_CHECKPOINT_RESTART,
+                                    &frames, &done);
+  g_mutex_unlock (&self->checkpoint_lock);
+  g_debug ("store: checkpointed %d of %d WAL frames%s", done, frames,
+           rc == SQLITE_OK ? ", the WAL starts over" : "");
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+checkpoint_done_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  NatterSqliteStore *self = NATTER_SQLITE_STORE (source);
+  g_autoptr(GError) error = NULL;
+
+  self->checkpoint_running = FALSE;
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    g_warning ("store: %s", error->message);
+}
+
+/* After every commit of the main connection, with the frames now in the
+ * WAL: past CHECKPOINT_FRAMES a checkpoint starts in a worker, one at a
+ * time. The commits do not wait for it; a full checkpoint lets the next
+ * writer start the WAL over from its beginning. */
+static int
+wal_committed_cb (void       *user_data,
+                  sqlite3    *db,
+                  const char *name,
+                  int         frames)
+{
+  NatterSqliteStore *self = user_data;
+  g_autoptr(GTask) task = NULL;
+
+  if (frames < CHECKPOINT_FRAMES || self->checkpoint_running)
+    return SQLITE_OK;
+
+  self->checkpoint_running = TRUE;
+  task = g_task_new (self, NULL, checkpoint_done_cb, NULL);
+  g_task_set_source_tag (task, wal_committed_cb);
+  g_task_run_in_thread (task, checkpoint_thread);
+  return SQLITE_OK;
+}
+
 static gboolean
 natter_sqlite_store_open (NatterStore  *store,
                           GError      **error)
@@ -222,11 +337,14 @@ natter_sqlite_store_open (NatterStore  *store,
 
   /* WAL with synchronous=FULL syncs the WAL at every commit, so an ok
    * ack survives a power cut; NORMAL syncs only at checkpoints and may
-   * lose the last commits then (never corrupt the database). */
+   * lose the last commits then (never corrupt the database). No automatic
+   * checkpoint on this connection: see wal_committed_cb(). */
   if (!exec (self,
              self->synchronous_full
              ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-             : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+               "PRAGMA wal_autocheckpoint=0;"
+             : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+               "PRAGMA wal_autocheckpoint=0;",
              error) ||
       !migrate (self, error))
     {
@@ -234,6 +352,10 @@ natter_sqlite_store_open (NatterStore  *store,
       g_clear_pointer (&self->db, sqlite3_close);
       return FALSE;
     }
+  g_mutex_lock (&self->checkpoint_lock);
+  self->closed = FALSE;
+  g_mutex_unlock (&self->checkpoint_lock);
+  sqlite3_wal_hook (self->db, wal_committed_cb, self);
 
   count = prepare (self, "SELECT COUNT(*) FROM messages;");
   if (count != NULL && sqlite3_step (count) == SQLITE_ROW)
@@ -249,6 +371,12 @@ natter_sqlite_store_close (NatterStore *store)
 
   if (self->db == NULL)
     return;
+
+  /* Waits for a checkpoint in flight, and keeps the next from starting. */
+  g_mutex_lock (&self->checkpoint_lock);
+  self->closed = TRUE;
+  g_clear_pointer (&self->checkpoint_db, sqlite3_close);
+  g_mutex_unlock (&self->checkpoint_lock);
 
   /* Fold the WAL back so the .db file alone holds everything. */
   g_clear_pointer (&self->statements, g_hash_table_unref);
@@ -867,6 +995,7 @@ natter_sqlite_store_finalize (GObject *object)
   NatterSqliteStore *self = NATTER_SQLITE_STORE (object);
 
   natter_sqlite_store_close (NATTER_STORE (self));
+  g_mutex_clear (&self->checkpoint_lock);
   g_free (self->path);
 
   G_OBJECT_CLASS (natter_sqlite_store_parent_class)->finalize (object);
@@ -881,6 +1010,8 @@ natter_sqlite_store_class_init (NatterSqliteStoreClass *klass)
 static void
 natter_sqlite_store_init (NatterSqliteStore *self)
 {
+  g_mutex_init (&self->checkpoint_lock);
+  self->closed = TRUE;
 }
 
 NatterStore *

@@ -1,0 +1,191 @@
+/* test-store.c: NatterSqliteStore's WAL upkeep. The main connection never
+ * checkpoints (a checkpoint inside a COMMIT stalled the main loop for
+ * hundreds of ms); a worker thread does, on its own connection, once the
+ * WAL is large; and a store reopened after all that has every message. */
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+
+#include "natter-sqlite-store.h"
+#include "natter-test-client.h"
+#include "natter-test-server.h"
+
+typedef struct
+{
+  char        *dir;
+  char        *db_path;
+  NatterStore *store;
+} Fixture;
+
+static void
+setup (Fixture       *f,
+       gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+
+  f->dir = g_dir_make_tmp ("natter-store-test-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->db_path = g_build_filename (f->dir, "natter.db", NULL);
+  f->store = natter_sqlite_store_new_full (f->db_path, GPOINTER_TO_INT (data));
+  g_assert_true (natter_store_open (f->store, &error));
+  g_assert_no_error (error);
+  g_assert_true (natter_store_add_user (f->store, "alice", "not-a-real-hash", &error));
+  g_assert_no_error (error);
+}
+
+static void
+remove_file (const char *dir,
+             const char *name)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+
+  g_remove (path);
+}
+
+static void
+teardown (Fixture       *f,
+          gconstpointer  data)
+{
+  if (f->store != NULL)
+    {
+      natter_store_close (f->store);
+      g_clear_object (&f->store);
+    }
+  remove_file (f->dir, "natter.db");
+  remove_file (f->dir, "natter.db-wal");
+  remove_file (f->dir, "natter.db-shm");
+  g_rmdir (f->dir);
+  g_free (f->db_path);
+  g_free (f->dir);
+}
+
+static goffset
+file_size (const char *path)
+{
+  GStatBuf buf;
+
+  return g_stat (path, &buf) == 0 ? (goffset) buf.st_size : -1;
+}
+
+static void
+synced_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  gboolean *done = user_data;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (natter_store_sync_finish (NATTER_STORE (source), result, &error));
+  g_assert_no_error (error);
+  *done = TRUE;
+}
+
+static gboolean
+is_true_cond (gpointer data)
+{
+  return *(gboolean *) data;
+}
+
+/* Stores @n_batches batches of 100 messages of 1 KiB as the chat service
+ * does (one transaction each, then the WAL sync). */
+static void
+add_batches (Fixture *f,
+             guint    first_batch,
+             guint    n_batches)
+{
+  guint b, i;
+
+  for (b = first_batch; b < first_batch + n_batches; b++)
+    {
+      NatterChatMessage *messages[100];
+      NatterStoreAddResult results[100];
+      g_autoptr(GError) error = NULL;
+      gboolean synced = FALSE;
+
+      for (i = 0; i < G_N_ELEMENTS (messages); i++)
+        {
+          messages[i] = natter_chat_message_new ();
+          messages[i]->room = g_strdup ("general");
+          messages[i]->from = g_strdup ("alice");
+          messages[i]->cid = g_strdup_printf ("b%u-m%u", b, i);
+          messages[i]->text = g_strnfill (1024, 'a' + i % 26);
+        }
+      g_assert_true (natter_store_add_messages (f->store, messages, G_N_ELEMENTS (messages),
+                                                results, &error));
+      g_assert_no_error (error);
+      for (i = 0; i < G_N_ELEMENTS (messages); i++)
+        {
+          g_assert_cmpint (results[i], ==, NATTER_STORE_ADDED);
+          natter_chat_message_free (messages[i]);
+        }
+      natter_store_sync_async (f->store, NULL, synced_cb, &synced);
+      g_assert_true (natter_test_wait (is_true_cond, &synced, NATTER_TEST_TIMEOUT_MS));
+    }
+}
+
+typedef struct
+{
+  const char *path;
+  goffset     size;
+} GrownArg;
+
+static gboolean
+grown_cond (gpointer data)
+{
+  GrownArg *arg = data;
+
+  return file_size (arg->path) > arg->size;
+}
+
+static void
+test_checkpoint_off_main (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *wal_path = g_strconcat (f->db_path, "-wal", NULL);
+  GrownArg grown = { f->db_path, file_size (f->db_path) };
+  goffset wal_size;
+
+  /* 15 batches of ~100 KiB: some 500 pages of WAL, under the threshold.
+   * The main connection does not checkpoint: the database file keeps its
+   * size, the WAL holds everything. */
+  add_batches (f, 0, 15);
+  g_test_message ("after 15 batches: db %" G_GOFFSET_FORMAT ", WAL %" G_GOFFSET_FORMAT " bytes",
+                  file_size (f->db_path), file_size (wal_path));
+  g_assert_cmpint (file_size (f->db_path), ==, grown.size);
+
+  /* Past 1,000 frames a worker checkpoints: the database file grows
+   * without the main connection doing it. */
+  add_batches (f, 15, 45);
+  g_assert_true (natter_test_wait (grown_cond, &grown, NATTER_TEST_TIMEOUT_MS));
+  wal_size = file_size (wal_path);
+  g_test_message ("after 60 batches: db %" G_GOFFSET_FORMAT ", WAL %" G_GOFFSET_FORMAT " bytes",
+                  file_size (f->db_path), wal_size);
+
+  /* The WAL is then reused from its start, not grown for ever. */
+  add_batches (f, 60, 60);
+  g_test_message ("after 120 batches: db %" G_GOFFSET_FORMAT ", WAL %" G_GOFFSET_FORMAT " bytes",
+                  file_size (f->db_path), file_size (wal_path));
+  g_assert_cmpint (file_size (wal_path), <, 3 * wal_size);
+
+  /* A restart has every message. */
+  natter_store_close (f->store);
+  g_clear_object (&f->store);
+  f->store = natter_sqlite_store_new_full (f->db_path, GPOINTER_TO_INT (data));
+  g_assert_true (natter_store_open (f->store, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (natter_store_count_messages (f->store), ==, 120 * 100);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  natter_test_init (&argc, &argv);
+
+  g_test_add ("/server/store/checkpoint-off-main/full", Fixture, GINT_TO_POINTER (TRUE),
+              setup, test_checkpoint_off_main, teardown);
+  g_test_add ("/server/store/checkpoint-off-main/normal", Fixture, GINT_TO_POINTER (FALSE),
+              setup, test_checkpoint_off_main, teardown);
+
+  return g_test_run ();
+}
