@@ -1,5 +1,6 @@
-/* natter-message-row.c: a timeline row. Rows are recycled by the list view,
- * so everything shown is recomputed in bind and undone in unbind. */
+/* natter-message-row.c: a timeline row. The list view may bind a row to
+ * another message, so everything shown is recomputed in bind and undone in
+ * unbind; the parts only some messages need are built for the first one. */
 
 #include <glib/gi18n.h>
 
