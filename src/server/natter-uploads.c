@@ -14,6 +14,7 @@
  * NatterStore interface stays about chat, and a future PostgreSQL store for
  * chat does not have to carry blob bookkeeping that is local to one
  * machine's disk anyway. Membership and tokens still come from NatterStore. */
+#define _GNU_SOURCE 1   /* sync_file_range */
 #include "natter-uploads.h"
 #include "natter-tus-headers.h"
 
@@ -37,6 +38,7 @@
 #define ID_LENGTH          24
 #define WRITE_BUFFER_BYTES (256 * 1024)
 #define SAVE_INTERVAL_BYTES (G_GUINT64_CONSTANT (64) * 1024 * 1024)
+#define WRITEBACK_BYTES    (8 * 1024 * 1024)
 #define MAX_QUEUED_BYTES   (8 * 1024 * 1024)
 #define MAX_IOV            64
 #define SWEEP_INTERVAL_S   3600
@@ -92,6 +94,7 @@ typedef struct
   GCond              drained;
   gsize              queued;        /* bytes handed over, not yet written */
   guint64            disk_offset;   /* bytes in the file (and in ->sha) */
+  guint64            writeback_offset; /* the disk was asked to write up to here */
   /* Every SAVE_INTERVAL_BYTES the writer leaves a copy of its hash state
    * here (under ->lock) for the main thread to save, so that saving never
    * waits for the writer. */
@@ -371,6 +374,12 @@ db_save_hash_state (NatterUploads           *self,
     g_warning ("files.db: saving the hash state: %s", sqlite3_errmsg (self->db));
 }
 
+/* Marks the upload complete, durably: the PATCH is answered after this,
+ * so the commit is synced (synchronous=FULL for it alone) as the file was
+ * before it. The other commits stay NORMAL: with the file's data synced
+ * already, this one sync is short, where a sync of every hash-state save
+ * would wait on the upload's dirty pages (ext4 orders them into the same
+ * journal commit). */
 static gboolean
 db_set_completed (NatterUploads *self,
                   const char    *id,
@@ -379,13 +388,17 @@ db_set_completed (NatterUploads *self,
   g_autoptr(sqlite3_stmt) stmt =
     db_prepare (self, "UPDATE uploads SET sha256 = ?, completed = ?, hash_state = NULL"
                       " WHERE id = ?");
+  gboolean done;
 
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_text (stmt, 1, sha256, -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64 (stmt, 2, g_get_real_time () / 1000);
   sqlite3_bind_text (stmt, 3, id, -1, SQLITE_TRANSIENT);
-  return sqlite3_step (stmt) == SQLITE_DONE;
+  sqlite3_exec (self->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+  done = sqlite3_step (stmt) == SQLITE_DONE;
+  sqlite3_exec (self->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+  return done;
 }
 
 /* Bytes @user has on this server or has announced: finished uploads and
@@ -560,6 +573,8 @@ natter_uploads_new (NatterStore              *store,
       return NULL;
     }
   sqlite3_busy_timeout (self->db, 1000);
+  /* NORMAL: a commit lost in a power cut costs a re-upload at most, except
+   * the one that marks an upload complete (db_set_completed). */
   if (!db_exec (self, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", error) ||
       !db_exec (self, schema, error))
     return NULL;
@@ -884,6 +899,16 @@ writer_thread (gpointer data)
           hashed += n;
         }
       patch->disk_offset += written;
+      /* The disk starts on what was written while the rest arrives, so
+       * that the fsync at the end (store_blob) waits for a tail, not for
+       * the whole file sitting in the page cache. A hint: errors are
+       * the fsync's to report. */
+      if (patch->disk_offset - patch->writeback_offset >= WRITEBACK_BYTES)
+        {
+          sync_file_range (patch->fd, patch->writeback_offset,
+                           patch->disk_offset - patch->writeback_offset, SYNC_FILE_RANGE_WRITE);
+          patch->writeback_offset = patch->disk_offset;
+        }
 
       g_mutex_lock (&patch->lock);
       if (patch->disk_offset - patch->snapshot_offset >= SAVE_INTERVAL_BYTES)
@@ -1480,6 +1505,7 @@ patch_open (Patch     *patch,
     }
   patch->offset = st.st_size;
   patch->disk_offset = st.st_size;
+  patch->writeback_offset = st.st_size;
   patch->saved_offset = st.st_size;
   patch->snapshot_offset = st.st_size;
 
