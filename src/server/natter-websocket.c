@@ -1153,9 +1153,10 @@ natter_websocket_start (NatterWebsocket *self)
     {
       GInputStream *input = g_io_stream_get_input_stream (self->stream);
 
-      /* What libsoup read ahead comes first; with its buffer empty, the
+      /* What libsoup read ahead comes first: one read empties its buffer
+       * (it hands out all it holds), and with the buffer empty the
        * stream's source is the TLS stream's own. */
-      if (read_stream (self, input, G_MAXUINT))
+      if (read_stream (self, input, TLS_READS_PER_WAKEUP))
         {
           self->input_source = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (input),
                                                                       NULL);
@@ -1168,7 +1169,9 @@ natter_websocket_start (NatterWebsocket *self)
 
   if (self->stream != NULL)
     {
-      gboolean alive = read_stream (self, g_io_stream_get_input_stream (self->stream), G_MAXUINT);
+      /* One read takes all that libsoup read ahead (its buffer hands out
+       * everything it holds); what follows is read from the descriptor. */
+      gboolean alive = read_stream (self, g_io_stream_get_input_stream (self->stream), 1);
 
       /* The original descriptor closes here; ours stays. */
       if (self->socket != NULL)

@@ -426,6 +426,49 @@ test_client_close_packet (Fixture       *f,
   g_assert_cmpuint (natter_test_client_get_close_code (other), ==, 1000);
 }
 
+static gboolean
+frames_after_head_cond (gpointer data)
+{
+  NatterTestRaw *raw = data;
+  GByteArray *input = natter_test_raw_get_input (raw);
+
+  natter_test_raw_pump (raw);
+  return input->len > 0 &&
+         g_strstr_len ((const char *) input->data, input->len, "40{\"sid\"") != NULL;
+}
+
+static void
+test_frames_with_upgrade (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autofree char *token = natter_test_register (f->ts->url, "alice");
+  g_autofree char *connect = g_strdup_printf ("40{\"token\":\"%s\"}", token);
+  g_autofree char *request =
+    g_strdup_printf ("GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
+                     "Host: 127.0.0.1\r\n"
+                     "Upgrade: websocket\r\n"
+                     "Connection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: 13\r\n\r\n");
+  NatterTestRaw *raw = natter_test_raw_connect (natter_server_get_port (f->ts->server), 0);
+  GByteArray *input;
+
+  /* A client that does not wait for the 101: its CONNECT comes in the
+   * same read as the request, so libsoup has it in its buffer when the
+   * server takes the connection over. It must be answered all the same,
+   * after the open packet. */
+  natter_test_raw_write (raw, request, strlen (request));
+  natter_test_raw_send_frame (raw, TRUE, 0x1, connect, strlen (connect));
+  g_assert_true (natter_test_wait (frames_after_head_cond, raw, NATTER_TEST_TIMEOUT_MS));
+
+  input = natter_test_raw_get_input (raw);
+  g_assert_true (g_str_has_prefix ((const char *) input->data, "HTTP/1.1 101 "));
+  g_assert_nonnull (g_strstr_len ((const char *) input->data, input->len, "\"maxPayload\""));
+  g_assert_true (g_strstr_len ((const char *) input->data, input->len, "\"maxPayload\"") <
+                 g_strstr_len ((const char *) input->data, input->len, "40{\"sid\""));
+  natter_test_raw_free (raw);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -443,6 +486,7 @@ main (int   argc,
   ADD ("/server/protocol/connect-timeout", test_connect_timeout);
   ADD ("/server/protocol/handshake-query", test_handshake_query);
   ADD ("/server/protocol/close-packets", test_client_close_packet);
+  ADD ("/server/protocol/frames-with-the-upgrade", test_frames_with_upgrade);
 #undef ADD
 
   return g_test_run ();
