@@ -601,16 +601,13 @@ handle_close_frame (NatterWebsocket *self,
   if (self->state == NATTER_WEBSOCKET_OPEN)
     self->state = NATTER_WEBSOCKET_CLOSING;
 
+  /* Input is read outside the chat service's batches, so nothing is
+   * corked here: the echo leaves at once, or the flush of what is queued
+   * finishes the close (output_drained). */
   if (!self->close_sent)
     send_close (self, code, NULL);  /* echo the code (RFC 6455 §5.5.1) */
   else if (self->out_start == self->out_end)
     output_drained (self);
-  /* With output still queued (or corked), its flush finishes the close. */
-  if (self->close_sent && self->corked)
-    {
-      self->corked = FALSE;
-      flush (self);
-    }
 }
 
 static void
