@@ -28,16 +28,18 @@ _natter_server_soup_session_new (GTlsDatabase *database,
                                         NULL);
 }
 
-void
+gboolean
 _natter_server_soup_session_set_tls_database (SoupSession  *soup,
                                               GTlsDatabase *database)
 {
   g_autoptr(GTlsDatabase) trusted = ref_database_or_default (database);
 
-  g_return_if_fail (SOUP_IS_SESSION (soup));
+  g_return_val_if_fail (SOUP_IS_SESSION (soup), FALSE);
 
-  if (soup_session_get_tls_database (soup) != trusted)
-    soup_session_set_tls_database (soup, trusted);
+  if (soup_session_get_tls_database (soup) == trusted)
+    return FALSE;
+  soup_session_set_tls_database (soup, trusted);
+  return TRUE;
 }
 
 static void

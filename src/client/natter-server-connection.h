@@ -15,8 +15,8 @@ SoupSession          *_natter_server_soup_session_new    (GTlsDatabase  *databas
                                                           guint          timeout_s);
 
 /* Points @soup at @database (NULL: the system's) if it is not already;
- * connections opened from then on use it. */
-void                  _natter_server_soup_session_set_tls_database (SoupSession  *soup,
+ * connections opened from then on use it. TRUE if that changed it. */
+gboolean              _natter_server_soup_session_set_tls_database (SoupSession  *soup,
                                                                     GTlsDatabase *database);
 
 /* A new GSocketClient (transfer full) for a bare HTTP/1.1 exchange with

@@ -2823,16 +2823,8 @@ natter_session_set_tls_database (NatterSession *self,
   g_return_if_fail (NATTER_IS_SESSION (self));
   g_return_if_fail (database == NULL || G_IS_TLS_DATABASE (database));
 
-  if (database == NULL)
-    database = g_tls_backend_get_default_database (g_tls_backend_get_default ());
-  else
-    g_object_ref (database);
-  if (soup_session_get_tls_database (self->soup) != database)
-    {
-      soup_session_set_tls_database (self->soup, database);
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TLS_DATABASE]);
-    }
-  g_clear_object (&database);
+  if (_natter_server_soup_session_set_tls_database (self->soup, database))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TLS_DATABASE]);
 }
 
 void
