@@ -480,42 +480,43 @@ test_send_through_restart (Fixture       *f,
   natter_session_stop (bob);
 }
 
-/* The real token path: natter-cli login keeps the token in a Secret
- * Service (gnome-keyring on a private session bus) and a later run without
- * NATTER_PASSWORD uses it. Skipped where those programs are missing. */
-static void
-test_secret_service (Fixture       *f,
-                     gconstpointer  data)
+/* Runs @script under sh in a private session bus whose Secret Service is
+ * a gnome-keyring the script unlocks first, with CLI, URL and (if given) CA
+ * in its environment; returns what it printed (stdout and stderr). NULL,
+ * and the test skipped, where dbus-run-session or gnome-keyring-daemon is
+ * missing or the keyring cannot start here. */
+static char *
+run_in_keyring_session (Fixture    *f,
+                        const char *url,
+                        const char *ca,
+                        const char *script_body)
 {
   g_autofree char *dbus_run = g_find_program_in_path ("dbus-run-session");
   g_autofree char *keyring = g_find_program_in_path ("gnome-keyring-daemon");
+  g_autofree char *runtime = g_build_filename (f->home, "run", NULL);
+  g_autofree char *script = g_strconcat (
+    "printf keyring-pass | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1 || exit 99\n",
+    script_body, NULL);
   g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GSubprocess) proc = NULL;
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *out = NULL;
-  g_autofree char *runtime = g_build_filename (f->home, "run", NULL);
-  const char *script =
-    "printf keyring-pass | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1 || exit 99\n"
-    "NATTER_PASSWORD=wrong-pass \"$CLI\" --server \"$URL\" login erin; echo \"wrong=$?\"\n"
-    "NATTER_PASSWORD=pass-erin \"$CLI\" --server \"$URL\" login erin; echo \"login=$?\"\n"
-    "\"$CLI\" join --create kept; echo \"join=$?\"\n"
-    "\"$CLI\" send kept 'with the stored token'; echo \"send=$?\"\n";
 
   if (dbus_run == NULL || keyring == NULL)
     {
       g_test_skip ("dbus-run-session or gnome-keyring-daemon missing");
-      return;
+      return NULL;
     }
-
-  g_assert_cmpint (run_cli (f, "pass-erin", NULL, NULL, NULL, "--server", f->ts->url, "register", "erin", NULL), ==, 0);
 
   launcher = launcher_for (f, NULL, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
   g_mkdir_with_parents (runtime, 0700);
   g_subprocess_launcher_setenv (launcher, "HOME", f->home, TRUE);
   g_subprocess_launcher_setenv (launcher, "XDG_RUNTIME_DIR", runtime, TRUE);
   g_subprocess_launcher_setenv (launcher, "CLI", f->cli, TRUE);
-  g_subprocess_launcher_setenv (launcher, "URL", f->ts->url, TRUE);
+  g_subprocess_launcher_setenv (launcher, "URL", url, TRUE);
+  if (ca != NULL)
+    g_subprocess_launcher_setenv (launcher, "CA", ca, TRUE);
   proc = g_subprocess_launcher_spawn (launcher, &error, dbus_run, "--", "sh", "-c", script, NULL);
   g_assert_no_error (error);
   g_subprocess_communicate_utf8_async (proc, NULL, NULL, store_result, &result);
@@ -525,9 +526,30 @@ test_secret_service (Fixture       *f,
   if (strstr (out, "login=") == NULL)
     {
       g_test_skip ("no usable keyring in this environment");
-      return;
+      return NULL;
     }
   g_test_message ("%s", out);
+  return g_steal_pointer (&out);
+}
+
+/* The real token path: natter-cli login keeps the token in a Secret
+ * Service (gnome-keyring on a private session bus) and a later run without
+ * NATTER_PASSWORD uses it. Skipped where those programs are missing. */
+static void
+test_secret_service (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autofree char *out = NULL;
+
+  g_assert_cmpint (run_cli (f, "pass-erin", NULL, NULL, NULL, "--server", f->ts->url, "register", "erin", NULL), ==, 0);
+
+  out = run_in_keyring_session (f, f->ts->url, NULL,
+    "NATTER_PASSWORD=wrong-pass \"$CLI\" --server \"$URL\" login erin; echo \"wrong=$?\"\n"
+    "NATTER_PASSWORD=pass-erin \"$CLI\" --server \"$URL\" login erin; echo \"login=$?\"\n"
+    "\"$CLI\" join --create kept; echo \"join=$?\"\n"
+    "\"$CLI\" send kept 'with the stored token'; echo \"send=$?\"\n");
+  if (out == NULL)
+    return;
   g_assert_nonnull (strstr (out, "wrong=4"));
   g_assert_nonnull (strstr (out, "login=0"));
   g_assert_nonnull (strstr (out, "join=0"));
@@ -770,30 +792,12 @@ test_saved_token_untrusted (Fixture       *f,
                             gconstpointer  data)
 {
   g_autofree char *dir = natter_test_mkdtemp ();
-  g_autofree char *dbus_run = g_find_program_in_path ("dbus-run-session");
-  g_autofree char *keyring = g_find_program_in_path ("gnome-keyring-daemon");
-  g_autofree char *runtime = g_build_filename (f->home, "run", NULL);
   g_autofree char *ca = NULL;
   g_autofree char *cert = NULL;
   g_autofree char *key = NULL;
   g_autofree char *out = NULL;
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
-  g_autoptr(GSubprocess) proc = NULL;
-  g_autoptr(GAsyncResult) result = NULL;
-  g_autoptr(GError) error = NULL;
   NatterTestServer *tls;
-  const char *script =
-    "printf keyring-pass | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1 || exit 99\n"
-    "NATTER_PASSWORD=pass-erin \"$CLI\" --server \"$URL\" --ca-file \"$CA\" login erin; echo \"login=$?\"\n"
-    "\"$CLI\" rooms; echo \"untrusted=$?\"\n"
-    "\"$CLI\" --ca-file \"$CA\" join --create kept; echo \"trusted=$?\"\n";
 
-  if (dbus_run == NULL || keyring == NULL)
-    {
-      natter_test_rm_rf (dir);
-      g_test_skip ("dbus-run-session or gnome-keyring-daemon missing");
-      return;
-    }
   if (!natter_test_make_ca_and_certificate (dir, &ca, &cert, &key))
     {
       natter_test_rm_rf (dir);
@@ -804,27 +808,14 @@ test_saved_token_untrusted (Fixture       *f,
   g_assert_cmpint (run_cli (f, "pass-erin", NULL, NULL, NULL, "--server", tls->url, "--ca-file", ca,
                             "register", "erin", NULL), ==, 0);
 
-  launcher = launcher_for (f, NULL, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
-  g_mkdir_with_parents (runtime, 0700);
-  g_subprocess_launcher_setenv (launcher, "HOME", f->home, TRUE);
-  g_subprocess_launcher_setenv (launcher, "XDG_RUNTIME_DIR", runtime, TRUE);
-  g_subprocess_launcher_setenv (launcher, "CLI", f->cli, TRUE);
-  g_subprocess_launcher_setenv (launcher, "URL", tls->url, TRUE);
-  g_subprocess_launcher_setenv (launcher, "CA", ca, TRUE);
-  proc = g_subprocess_launcher_spawn (launcher, &error, dbus_run, "--", "sh", "-c", script, NULL);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8_async (proc, NULL, NULL, store_result, &result);
-  natter_test_wait_until (result != NULL, 60000);
-  g_subprocess_communicate_utf8_finish (proc, result, &out, NULL, &error);
-  g_assert_no_error (error);
+  out = run_in_keyring_session (f, tls->url, ca,
+    "NATTER_PASSWORD=pass-erin \"$CLI\" --server \"$URL\" --ca-file \"$CA\" login erin; echo \"login=$?\"\n"
+    "\"$CLI\" rooms; echo \"untrusted=$?\"\n"
+    "\"$CLI\" --ca-file \"$CA\" join --create kept; echo \"trusted=$?\"\n");
   natter_test_server_free (tls);
   natter_test_rm_rf (dir);
-  if (strstr (out, "login=") == NULL)
-    {
-      g_test_skip ("no usable keyring in this environment");
-      return;
-    }
-  g_test_message ("%s", out);
+  if (out == NULL)
+    return;
   g_assert_nonnull (strstr (out, "login=0"));
   g_assert_nonnull (strstr (out, "natter-cli: The certificate of 127.0.0.1 is not trusted: "));
   g_assert_nonnull (strstr (out, "unknown authority"));
