@@ -71,22 +71,6 @@ launcher_for (Fixture    *f,
     g_subprocess_launcher_setenv (launcher, "NATTER_PASSWORD", password, TRUE);
   else
     g_subprocess_launcher_unsetenv (launcher, "NATTER_PASSWORD");
-  /* In the sanitizer build, LeakSanitizer's tracer (clang 14) sometimes
-   * crashes with SIGSEGV while it stops natter-cli's threads at exit (seen
-   * in about one run in five under load, as "Tracer caught signal 11"),
-   * which aborts a child that did everything right. The children keep
-   * AddressSanitizer and UBSan; leaks are still checked in this process,
-   * which runs the server and the same client library. */
-  {
-    const char *asan = g_getenv ("ASAN_OPTIONS");
-
-    if (asan != NULL && *asan != '\0')
-      {
-        g_autofree char *options = g_strconcat (asan, ":detect_leaks=0", NULL);
-
-        g_subprocess_launcher_setenv (launcher, "ASAN_OPTIONS", options, TRUE);
-      }
-  }
   return launcher;
 }
 
