@@ -169,17 +169,19 @@ publish_to_room (NatterChatService *self,
                  const char        *except_user)
 {
   g_autoptr(GPtrArray) members = natter_store_list_members (self->store, room);
+  g_autoptr(GPtrArray) others = NULL;
   g_autofree char *frame = encode_event_frame (event, payload);
+  guint i;
 
-  if (except_user != NULL)
-    {
-      guint index;
+  if (except_user == NULL)
+    return natter_hub_publish (self->hub, members, frame, NULL);
 
-      if (g_ptr_array_find_with_equal_func (members, except_user, g_str_equal, &index))
-        g_ptr_array_remove_index (members, index);
-    }
-
-  return natter_hub_publish (self->hub, members, frame, NULL);
+  /* The store's list is shared: the others go into a list of our own. */
+  others = g_ptr_array_sized_new (members->len);
+  for (i = 0; i < members->len; i++)
+    if (!g_str_equal (g_ptr_array_index (members, i), except_user))
+      g_ptr_array_add (others, g_ptr_array_index (members, i));
+  return natter_hub_publish (self->hub, others, frame, NULL);
 }
 
 static void

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -24,6 +25,12 @@ struct _NatterSqliteStore
   GHashTable *statements; /* SQL → sqlite3_stmt, while open */
   guint64     n_messages;
   gboolean    synchronous_full;
+
+  /* room → its members, sorted (GPtrArray of strings, never changed once
+   * made; replaced when the room's membership changes). Every message is
+   * delivered to its room's members and every send checks membership: one
+   * query per room instead of one (of up to thousands of rows) each time. */
+  GHashTable *members_by_room;
 
   /* Checkpoints run in a worker thread on a connection of its own. SQLite
    * would otherwise run them inside a COMMIT on the main loop, copying the
@@ -334,6 +341,8 @@ natter_sqlite_store_open (NatterStore  *store,
   sqlite3_busy_timeout (self->db, 5000);
   self->statements = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                             (GDestroyNotify) sqlite3_finalize);
+  self->members_by_room = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                 (GDestroyNotify) g_ptr_array_unref);
 
   /* WAL with synchronous=FULL syncs the WAL at every commit, so an ok
    * ack survives a power cut; NORMAL syncs only at checkpoints and may
@@ -349,6 +358,7 @@ natter_sqlite_store_open (NatterStore  *store,
       !migrate (self, error))
     {
       g_clear_pointer (&self->statements, g_hash_table_unref);
+      g_clear_pointer (&self->members_by_room, g_hash_table_unref);
       g_clear_pointer (&self->db, sqlite3_close);
       return FALSE;
     }
@@ -380,6 +390,7 @@ natter_sqlite_store_close (NatterStore *store)
 
   /* Fold the WAL back so the .db file alone holds everything. */
   g_clear_pointer (&self->statements, g_hash_table_unref);
+  g_clear_pointer (&self->members_by_room, g_hash_table_unref);
   exec (self, "PRAGMA wal_checkpoint(TRUNCATE);", NULL);
   sqlite3_close_v2 (self->db);
   self->db = NULL;
@@ -576,7 +587,10 @@ natter_sqlite_store_add_member (NatterStore  *store,
   if (sqlite3_step (stmt) != SQLITE_DONE)
     return set_sqlite_error (self, error, "add member");
 
-  return sqlite3_changes (self->db) > 0;
+  if (sqlite3_changes (self->db) == 0)
+    return FALSE;
+  g_hash_table_remove (self->members_by_room, room);
+  return TRUE;
 }
 
 static gboolean
@@ -591,7 +605,45 @@ natter_sqlite_store_remove_member (NatterStore *store,
     return FALSE;
   bind_text (stmt, 1, room);
   bind_text (stmt, 2, user);
-  return sqlite3_step (stmt) == SQLITE_DONE && sqlite3_changes (self->db) > 0;
+  if (sqlite3_step (stmt) != SQLITE_DONE || sqlite3_changes (self->db) == 0)
+    return FALSE;
+  g_hash_table_remove (self->members_by_room, room);
+  return TRUE;
+}
+
+/* The members of @room from the cache, read once when missing. Not cached
+ * when the query fails, so that the next call tries again. */
+static GPtrArray *
+cached_members (NatterSqliteStore *self,
+                const char        *room)
+{
+  GPtrArray *users;
+  g_autoptr(NatterStmt) stmt = NULL;
+
+  if (self->members_by_room == NULL)
+    return NULL;
+  users = g_hash_table_lookup (self->members_by_room, room);
+  if (users != NULL)
+    return users;
+
+  /* ORDER BY uses SQLite's BINARY collation: the strcmp() order that
+   * is_member() searches in. */
+  stmt = prepare (self, "SELECT user FROM members WHERE room = ? ORDER BY user;");
+  if (stmt == NULL)
+    return NULL;
+  bind_text (stmt, 1, room);
+  users = g_ptr_array_new_with_free_func (g_free);
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    g_ptr_array_add (users, g_strdup ((const char *) sqlite3_column_text (stmt, 0)));
+  g_hash_table_insert (self->members_by_room, g_strdup (room), users);
+  return users;
+}
+
+static int
+compare_user (const void *key,
+              const void *element)
+{
+  return strcmp (key, *(const char * const *) element);
 }
 
 static gboolean
@@ -599,32 +651,19 @@ natter_sqlite_store_is_member (NatterStore *store,
                                const char  *room,
                                const char  *user)
 {
-  NatterSqliteStore *self = NATTER_SQLITE_STORE (store);
-  g_autoptr(NatterStmt) stmt =
-    prepare (self, "SELECT 1 FROM members WHERE room = ? AND user = ?;");
+  GPtrArray *users = cached_members (NATTER_SQLITE_STORE (store), room);
 
-  if (stmt == NULL)
-    return FALSE;
-  bind_text (stmt, 1, room);
-  bind_text (stmt, 2, user);
-  return sqlite3_step (stmt) == SQLITE_ROW;
+  return users != NULL && users->len > 0 &&
+         bsearch (user, users->pdata, users->len, sizeof (gpointer), compare_user) != NULL;
 }
 
 static GPtrArray *
 natter_sqlite_store_list_members (NatterStore *store,
                                   const char  *room)
 {
-  NatterSqliteStore *self = NATTER_SQLITE_STORE (store);
-  GPtrArray *users = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(NatterStmt) stmt =
-    prepare (self, "SELECT user FROM members WHERE room = ? ORDER BY user;");
+  GPtrArray *users = cached_members (NATTER_SQLITE_STORE (store), room);
 
-  if (stmt == NULL)
-    return users;
-  bind_text (stmt, 1, room);
-  while (sqlite3_step (stmt) == SQLITE_ROW)
-    g_ptr_array_add (users, g_strdup ((const char *) sqlite3_column_text (stmt, 0)));
-  return users;
+  return users != NULL ? g_ptr_array_ref (users) : g_ptr_array_new ();
 }
 
 static GPtrArray *

@@ -78,6 +78,8 @@ struct _NatterStoreInterface
                                        GError **error);
   gboolean          (*remove_member)  (NatterStore *self, const char *room, const char *user);
   gboolean          (*is_member)      (NatterStore *self, const char *room, const char *user);
+  /* The members, sorted. The array may be shared with the store and other
+   * callers: read it, unref it, never change it. */
   GPtrArray        *(*list_members)   (NatterStore *self, const char *room);
   /* Everyone who shares at least one room with @user, @user included. */
   GPtrArray        *(*list_peers)     (NatterStore *self, const char *user);

@@ -1,7 +1,8 @@
 /* test-store.c: NatterSqliteStore's WAL upkeep. The main connection never
  * checkpoints (a checkpoint inside a COMMIT stalled the main loop for
  * hundreds of ms); a worker thread does, on its own connection, once the
- * WAL is large; and a store reopened after all that has every message. */
+ * WAL is large; and a store reopened after all that has every message.
+ * Also its members cache: what it answers follows every join and leave. */
 #include <glib/gstdio.h>
 #include <sqlite3.h>
 
@@ -176,6 +177,70 @@ test_checkpoint_off_main (Fixture       *f,
   g_assert_cmpuint (natter_store_count_messages (f->store), ==, 120 * 100);
 }
 
+static void
+assert_members (NatterStore *store,
+                const char  *room,
+                const char  *expected)
+{
+  g_autoptr(GPtrArray) members = natter_store_list_members (store, room);
+  g_autofree char *joined = NULL;
+
+  g_ptr_array_add (members, NULL);
+  joined = g_strjoinv (",", (char **) members->pdata);
+  g_ptr_array_remove_index (members, members->len - 1);
+  g_assert_cmpstr (joined, ==, expected);
+}
+
+static void
+test_members_cache (Fixture       *f,
+                    gconstpointer  data)
+{
+  const char * const users[] = { "zoe", "bob", "carol", "Ann" };
+  g_autoptr(GPtrArray) before = NULL;
+  g_autoptr(GError) error = NULL;
+  guint i;
+
+  g_assert_true (natter_store_add_room (f->store, "lobby", "", TRUE, &error));
+  g_assert_no_error (error);
+  assert_members (f->store, "lobby", "");
+  g_assert_false (natter_store_is_member (f->store, "lobby", "alice"));
+
+  /* Cached empty, then joined: the cache must not keep the old answer. */
+  g_assert_true (natter_store_add_member (f->store, "lobby", "alice", &error));
+  g_assert_true (natter_store_is_member (f->store, "lobby", "alice"));
+  for (i = 0; i < G_N_ELEMENTS (users); i++)
+    {
+      g_assert_true (natter_store_add_user (f->store, users[i], "not-a-real-hash", &error));
+      g_assert_true (natter_store_add_member (f->store, "lobby", users[i], &error));
+      g_assert_no_error (error);
+    }
+  g_assert_false (natter_store_add_member (f->store, "lobby", "bob", &error));
+  g_assert_no_error (error);
+  /* Sorted byte-wise, as the lookup expects. */
+  assert_members (f->store, "lobby", "Ann,alice,bob,carol,zoe");
+  for (i = 0; i < G_N_ELEMENTS (users); i++)
+    g_assert_true (natter_store_is_member (f->store, "lobby", users[i]));
+  g_assert_false (natter_store_is_member (f->store, "lobby", "ann"));
+  g_assert_false (natter_store_is_member (f->store, "lobby", "dave"));
+  g_assert_false (natter_store_is_member (f->store, "nowhere", "bob"));
+  assert_members (f->store, "nowhere", "");
+
+  /* A list handed out earlier stays as it was; the next one follows. */
+  before = natter_store_list_members (f->store, "lobby");
+  g_assert_true (natter_store_remove_member (f->store, "lobby", "bob"));
+  g_assert_false (natter_store_remove_member (f->store, "lobby", "bob"));
+  g_assert_cmpuint (before->len, ==, 5);
+  g_assert_cmpstr (g_ptr_array_index (before, 2), ==, "bob");
+  assert_members (f->store, "lobby", "Ann,alice,carol,zoe");
+  g_assert_false (natter_store_is_member (f->store, "lobby", "bob"));
+
+  /* And the database agrees after a reopen (nothing only in the cache). */
+  natter_store_close (f->store);
+  g_assert_true (natter_store_open (f->store, &error));
+  g_assert_no_error (error);
+  assert_members (f->store, "lobby", "Ann,alice,carol,zoe");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -186,6 +251,8 @@ main (int   argc,
               setup, test_checkpoint_off_main, teardown);
   g_test_add ("/server/store/checkpoint-off-main/normal", Fixture, GINT_TO_POINTER (FALSE),
               setup, test_checkpoint_off_main, teardown);
+  g_test_add ("/server/store/members-cache", Fixture, GINT_TO_POINTER (TRUE),
+              setup, test_members_cache, teardown);
 
   return g_test_run ();
 }
