@@ -8,6 +8,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -1063,6 +1065,20 @@ websocket_new (NatterSocketWatch *watch,
   return self;
 }
 
+/* A chat event is a small write that must leave at once. With Nagle's
+ * algorithm on, a second event to a member whose first is not yet acked
+ * waits for that ack, and the reader delays its acks (up to 40 ms):
+ * latency the server did not cause. Node's http server turns it off too. */
+static void
+disable_nagle (GSocket *socket)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (socket != NULL && g_socket_get_family (socket) != G_SOCKET_FAMILY_UNIX &&
+      !g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, &error))
+    g_debug ("TCP_NODELAY: %s", error->message);
+}
+
 NatterWebsocket *
 natter_websocket_new_for_socket (GSocket            *socket,
                                  GIOStream          *stolen,
@@ -1092,6 +1108,7 @@ natter_websocket_new_for_socket (GSocket            *socket,
       return NULL;
     }
   fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) | O_NONBLOCK);
+  disable_nagle (socket);
 
   self = websocket_new (watch, timers, max_message_bytes);
   self->fd = fd;
@@ -1114,6 +1131,7 @@ natter_websocket_new_for_stream (GIOStream         *stream,
   g_return_val_if_fail (watch != NULL, NULL);
   g_return_val_if_fail (timers != NULL, NULL);
 
+  disable_nagle (socket);
   self = websocket_new (watch, timers, max_message_bytes);
   self->tls = TRUE;
   self->stream = g_object_ref (stream);

@@ -3,8 +3,11 @@
  * byte for byte: the examples of RFC 6455 §5.7 in both directions, the
  * same frames cut at every byte, fragments, ping/pong, corking, a peer
  * that reads late, the close handshake, and malformed frames, each of
- * which must be answered with its close code and the end of the stream. */
+ * which must be answered with its close code and the end of the stream.
+ * And over TCP, that the connection is set to write without delay. */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -854,6 +857,48 @@ test_peer_vanishes (Fixture       *f,
   g_assert_cmpuint (natter_websocket_get_peer_close_code (f->ws), ==, 0);
 }
 
+/* Over TCP the server's writes leave at once: Nagle's algorithm would hold
+ * an event to a member until the member acked the previous one. */
+static void
+test_tcp_no_delay (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) listener = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                              G_SOCKET_PROTOCOL_TCP, &error);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GSocket) client = NULL;
+  g_autoptr(GSocket) accepted = NULL;
+  g_autoptr(NatterSocketWatch) watch = NULL;
+  g_autoptr(NatterWebsocket) ws = NULL;
+  NatterTimerQueue *timers = natter_timer_queue_new ();
+  int value = -1;
+
+  g_assert_no_error (error);
+  g_assert_true (g_socket_bind (listener, any_port, FALSE, &error));
+  g_assert_true (g_socket_listen (listener, &error));
+  bound = g_socket_get_local_address (listener, &error);
+  client = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_true (g_socket_connect (client, bound, NULL, &error));
+  accepted = g_socket_accept (listener, NULL, &error);
+  g_assert_no_error (error);
+
+  g_assert_true (g_socket_get_option (accepted, IPPROTO_TCP, TCP_NODELAY, &value, &error));
+  g_assert_cmpint (value, ==, 0);
+
+  watch = natter_socket_watch_new (&error);
+  g_assert_no_error (error);
+  ws = natter_websocket_new_for_socket (accepted, NULL, watch, timers, MAX_MESSAGE, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_socket_get_option (accepted, IPPROTO_TCP, TCP_NODELAY, &value, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (value, !=, 0);
+
+  g_clear_object (&ws);
+  natter_timer_queue_unref (timers);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -879,6 +924,7 @@ main (int   argc,
   ADD ("/server/websocket/peer-vanishes", test_peer_vanishes);
 #undef ADD
   g_test_add_func ("/server/websocket/malformed", test_malformed);
+  g_test_add_func ("/server/websocket/tcp-no-delay", test_tcp_no_delay);
 
   return g_test_run ();
 }
