@@ -42,6 +42,8 @@ PASSWORD = 'bench-password-1'  # natter-load's (PASSWORD in natter-load.c)
 # storm: natter-server listens with a backlog of 10 (GSocket's default), and
 # more parallel handshakes overflow its accept queue (SYN-ACK retransmits,
 # resets); the storm scenario is where that is measured.
+FANOUT_RATES = '5,10,15,20,25,35,50,70,100,140,200,280,400,560,800,1120,1600'
+
 SCENARIOS = {
     # 10,000 signed-in, joined connections (2 per user, rooms of 50 users),
     # spread over 4 source addresses, held idle for 10 s.
@@ -52,14 +54,17 @@ SCENARIOS = {
     # and 99 % delivered; the run goes on until p99 passes 1 s, so that one
     # stall of a shared machine (a single step just over 100 ms, seen on
     # both servers) does not end it.
+    # A third run per round, the machine's floor (bench/natter-fanout-floor):
+    # the same steps broadcast over 1,000 raw loopback connections with no
+    # protocol or storage, what the kernel alone costs.
     'fanout': dict(args=['--connect-concurrency', '8', '-n', '1000', '-u', '1000', '-k', '1000',
-                         '--rates', '5,10,15,20,25,35,50,70,100,140,200,280,400,560,800,1120,1600',
+                         '--rates', FANOUT_RATES,
                          '--step-seconds', '4', '--drain-seconds', '5',
-                         '--p99-stop-ms', '1000'], timeout=900),
+                         '--p99-stop-ms', '1000'], timeout=900, floor=True),
     # The same with [store] synchronous=normal: what waiting for the fsync
     # (synchronous=full, the default) costs in latency.
     'fanout-normal': dict(args=['--connect-concurrency', '8', '-n', '1000', '-u', '1000', '-k', '1000',
-                                '--rates', '5,10,15,20,25,35,50,70,100,140,200,280,400,560,800,1120,1600',
+                                '--rates', FANOUT_RATES,
                                 '--step-seconds', '4', '--drain-seconds', '5',
                                 '--p99-stop-ms', '1000'], timeout=900, natter_only=True,
                           natter_config='[store]\nsynchronous=normal\n'),
@@ -216,6 +221,36 @@ def run_load(build, port, pid, args, timeout, tokens=None, prefix=PREFIX, pin=Tr
     return events, p.returncode
 
 
+def run_floor(build, spec):
+    """bench/natter-fanout-floor over the scenario's steps: its own two
+    processes, broadcaster on CPU 0 and receiver on CPU 1, as the servers
+    and natter-load are placed."""
+    args = spec['args']
+    cmd = [os.path.join(build, 'bench', 'natter-fanout-floor'),
+           '-n', args[args.index('-n') + 1],
+           '--rates', args[args.index('--rates') + 1],
+           '--step-seconds', args[args.index('--step-seconds') + 1],
+           '--sender-cpu', '0', '--receiver-cpu', '1']
+    log('  $ ' + ' '.join(cmd))
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    prioritize(p.pid)
+    try:
+        out, err = p.communicate(timeout=spec['timeout'])
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+    if p.returncode != 0:
+        log(f'  natter-fanout-floor exit {p.returncode}: {err.strip()[-500:]}')
+    events = [json.loads(line) for line in out.splitlines() if line.startswith('{')]
+    for e in events:
+        # named as natter-load names the server's figures, for metrics()
+        if e['event'] == 'step':
+            e['server_cpu_ms_per_1k_deliveries'] = e['sender_cpu_ms_per_1k_deliveries']
+            e.setdefault('gen_cpu_pct', -1)
+    return events, p.returncode
+
+
 def natter_template(build, workdir, fresh):
     """Creates USERS users once; returns (template dir, tokens file).
 
@@ -328,14 +363,23 @@ def metrics(scenario, events):
 
 def run_scenario(name, build, rounds, workdir, tmpl, tokens, kinds=('natter', 'reference')):
     spec = SCENARIOS[name]
-    results = {'natter': [], 'reference': []}
+    results = {'natter': [], 'reference': [], 'floor': []}
     if spec.get('natter_only'):
         kinds = ('natter',)
+    elif spec.get('floor'):
+        kinds = tuple(kinds) + ('floor',)
     if spec.get('template') == 'history':
         tmpl = history_template(build, tmpl)
     for r in range(rounds):
         for kind in kinds:
             log(f'[{name}] round {r + 1}/{rounds}: {kind}')
+            if kind == 'floor':
+                events, rc = run_floor(build, spec)
+                m = metrics(name, events)
+                m['exit'] = rc
+                log('  ' + json.dumps(m))
+                results[kind].append({'events': events, 'metrics': m})
+                continue
             srv = Server(kind, build, workdir)
             try:
                 srv.start(data_template=tmpl if kind == 'natter' else None,
@@ -419,6 +463,39 @@ def table(name, results):
     n = len(results['natter'])
     lines.append('')
     lines.append(f'Medians of {n} alternating runs each.')
+    if results.get('floor'):
+        lines += ['', floor_table(results)]
+    return '\n'.join(lines)
+
+
+def step_medians(runs):
+    """rate → (median p50, median p99) over the runs' steps at that rate."""
+    by_rate = {}
+    for r in runs:
+        for rate, _, p50, p99, _ in r['metrics'].get('steps', []):
+            by_rate.setdefault(rate, []).append((p50, p99))
+    return {rate: (statistics.median(v[0] for v in vals), statistics.median(v[1] for v in vals))
+            for rate, vals in by_rate.items()}
+
+
+def floor_table(results):
+    """Latency per step beside the machine's floor (no server at all)."""
+    cols = [(k, step_medians(results[k])) for k in ('natter', 'reference', 'floor')]
+    rates = sorted({rate for _, m in cols for rate in m})
+    lines = ['| messages/s | natter-server p50 / p99 (ms) | reference p50 / p99 (ms) | '
+             'machine floor p50 / p99 (ms) |',
+             '|---:|---:|---:|---:|']
+    for rate in rates:
+        cells = []
+        for _, m in cols:
+            v = m.get(rate)
+            cells.append(f'{v[0]:.1f} / {v[1]:.1f}' if v and v[1] >= 0 else '—')
+        lines.append(f'| {rate:g} | ' + ' | '.join(cells) + ' |')
+    floor_cpu = median_of(results['floor'], 'server_cpu_ms_per_1k')
+    lines += ['', 'Machine floor: bench/natter-fanout-floor, the same steps over 1,000 raw '
+              'loopback connections, no protocol and no storage; its broadcaster used '
+              f'{floor_cpu:.2f} ms of CPU per 1,000 deliveries at its best step.'
+              if floor_cpu is not None else 'Machine floor: no result.']
     return '\n'.join(lines)
 
 
@@ -433,6 +510,7 @@ def main():
     opts = ap.parse_args()
     build = os.path.abspath(opts.build_dir)
     for exe in (os.path.join(build, 'bench', 'natter-load'),
+                os.path.join(build, 'bench', 'natter-fanout-floor'),
                 os.path.join(build, 'src', 'server', 'natter-server')):
         if not os.path.exists(exe):
             sys.exit(f'run.py: {exe} is missing; build first (meson compile -C {build})')
