@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -26,10 +25,12 @@ struct _NatterSqliteStore
   guint64     n_messages;
   gboolean    synchronous_full;
 
-  /* room → its members, sorted (GPtrArray of strings, never changed once
-   * made; replaced when the room's membership changes). Every message is
-   * delivered to its room's members and every send checks membership: one
-   * query per room instead of one (of up to thousands of rows) each time. */
+  /* room → its members, sorted (GPtrArray of GRefStrings, never changed
+   * once handed out: a join or leave replaces it with an updated copy).
+   * Every message goes to its room's members, every send checks
+   * membership, and every connect and disconnect tells the user's peers:
+   * one query per room instead of one (of up to thousands of rows) each
+   * time. */
   GHashTable *members_by_room;
 
   /* Checkpoints run in a worker thread on a connection of its own. SQLite
@@ -568,6 +569,96 @@ natter_sqlite_store_count_rooms (NatterStore *store)
   return sqlite3_column_int (stmt, 0);
 }
 
+/* The members of @room from the cache, read once when missing. Not cached
+ * when the query fails, so that the next call tries again. */
+static GPtrArray *
+cached_members (NatterSqliteStore *self,
+                const char        *room)
+{
+  GPtrArray *users;
+  g_autoptr(NatterStmt) stmt = NULL;
+
+  if (self->members_by_room == NULL)
+    return NULL;
+  users = g_hash_table_lookup (self->members_by_room, room);
+  if (users != NULL)
+    return users;
+
+  /* ORDER BY uses SQLite's BINARY collation: the strcmp() order that
+   * the lookups below search in. */
+  stmt = prepare (self, "SELECT user FROM members WHERE room = ? ORDER BY user;");
+  if (stmt == NULL)
+    return NULL;
+  bind_text (stmt, 1, room);
+  users = g_ptr_array_new_with_free_func ((GDestroyNotify) g_ref_string_release);
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    g_ptr_array_add (users, g_ref_string_new ((const char *) sqlite3_column_text (stmt, 0)));
+  g_hash_table_insert (self->members_by_room, g_strdup (room), users);
+  return users;
+}
+
+/* Where @user is in the sorted @users, or where it would go. */
+static guint
+find_user (GPtrArray  *users,
+           const char *user,
+           gboolean   *found)
+{
+  guint low = 0, high = users->len;
+
+  *found = FALSE;
+  while (low < high)
+    {
+      guint mid = low + (high - low) / 2;
+      int cmp = strcmp (user, g_ptr_array_index (users, mid));
+
+      if (cmp == 0)
+        {
+          *found = TRUE;
+          return mid;
+        }
+      if (cmp < 0)
+        high = mid;
+      else
+        low = mid + 1;
+    }
+  return low;
+}
+
+/* After a join or leave the database committed: a cached list is replaced
+ * by a copy with @user added or removed (a list handed out before stays
+ * as it was), rather than dropped and read again, which for a room that
+ * everybody is in (general) meant thousands of rows at every join. */
+static void
+update_cached_members (NatterSqliteStore *self,
+                       const char        *room,
+                       const char        *user,
+                       gboolean           joined)
+{
+  GPtrArray *users = self->members_by_room != NULL
+                     ? g_hash_table_lookup (self->members_by_room, room) : NULL;
+  GPtrArray *updated;
+  gboolean found;
+  guint at, i;
+
+  if (users == NULL)
+    return;
+  at = find_user (users, user, &found);
+  if (found == joined)
+    return;
+
+  updated = g_ptr_array_new_full (users->len + 1, (GDestroyNotify) g_ref_string_release);
+  for (i = 0; i < users->len; i++)
+    {
+      if (i == at && joined)
+        g_ptr_array_add (updated, g_ref_string_new (user));
+      if (i != at || joined)
+        g_ptr_array_add (updated, g_ref_string_acquire (g_ptr_array_index (users, i)));
+    }
+  if (joined && at == users->len)
+    g_ptr_array_add (updated, g_ref_string_new (user));
+  g_hash_table_insert (self->members_by_room, g_strdup (room), updated);
+}
+
 static gboolean
 natter_sqlite_store_add_member (NatterStore  *store,
                                 const char   *room,
@@ -589,7 +680,7 @@ natter_sqlite_store_add_member (NatterStore  *store,
 
   if (sqlite3_changes (self->db) == 0)
     return FALSE;
-  g_hash_table_remove (self->members_by_room, room);
+  update_cached_members (self, room, user, TRUE);
   return TRUE;
 }
 
@@ -607,43 +698,8 @@ natter_sqlite_store_remove_member (NatterStore *store,
   bind_text (stmt, 2, user);
   if (sqlite3_step (stmt) != SQLITE_DONE || sqlite3_changes (self->db) == 0)
     return FALSE;
-  g_hash_table_remove (self->members_by_room, room);
+  update_cached_members (self, room, user, FALSE);
   return TRUE;
-}
-
-/* The members of @room from the cache, read once when missing. Not cached
- * when the query fails, so that the next call tries again. */
-static GPtrArray *
-cached_members (NatterSqliteStore *self,
-                const char        *room)
-{
-  GPtrArray *users;
-  g_autoptr(NatterStmt) stmt = NULL;
-
-  if (self->members_by_room == NULL)
-    return NULL;
-  users = g_hash_table_lookup (self->members_by_room, room);
-  if (users != NULL)
-    return users;
-
-  /* ORDER BY uses SQLite's BINARY collation: the strcmp() order that
-   * is_member() searches in. */
-  stmt = prepare (self, "SELECT user FROM members WHERE room = ? ORDER BY user;");
-  if (stmt == NULL)
-    return NULL;
-  bind_text (stmt, 1, room);
-  users = g_ptr_array_new_with_free_func (g_free);
-  while (sqlite3_step (stmt) == SQLITE_ROW)
-    g_ptr_array_add (users, g_strdup ((const char *) sqlite3_column_text (stmt, 0)));
-  g_hash_table_insert (self->members_by_room, g_strdup (room), users);
-  return users;
-}
-
-static int
-compare_user (const void *key,
-              const void *element)
-{
-  return strcmp (key, *(const char * const *) element);
 }
 
 static gboolean
@@ -652,9 +708,11 @@ natter_sqlite_store_is_member (NatterStore *store,
                                const char  *user)
 {
   GPtrArray *users = cached_members (NATTER_SQLITE_STORE (store), room);
+  gboolean found = FALSE;
 
-  return users != NULL && users->len > 0 &&
-         bsearch (user, users->pdata, users->len, sizeof (gpointer), compare_user) != NULL;
+  if (users != NULL)
+    find_user (users, user, &found);
+  return found;
 }
 
 static GPtrArray *
@@ -666,24 +724,54 @@ natter_sqlite_store_list_members (NatterStore *store,
   return users != NULL ? g_ptr_array_ref (users) : g_ptr_array_new ();
 }
 
+static int
+compare_names (gconstpointer a,
+               gconstpointer b)
+{
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
 static GPtrArray *
 natter_sqlite_store_list_peers (NatterStore *store,
                                 const char  *user)
 {
   NatterSqliteStore *self = NATTER_SQLITE_STORE (store);
-  GPtrArray *users = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(NatterStmt) stmt =
-    prepare (self,
-             "SELECT DISTINCT user FROM members"
-             " WHERE room IN (SELECT room FROM members WHERE user = ?)"
-             " ORDER BY user;");
+  g_autoptr(GPtrArray) rooms = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GHashTable) seen = NULL;
+  g_autoptr(NatterStmt) stmt = prepare (self, "SELECT room FROM members WHERE user = ?;");
+  GPtrArray *peers;
+  guint i, j;
 
   if (stmt == NULL)
-    return users;
+    return g_ptr_array_new ();
   bind_text (stmt, 1, user);
   while (sqlite3_step (stmt) == SQLITE_ROW)
-    g_ptr_array_add (users, g_strdup ((const char *) sqlite3_column_text (stmt, 0)));
-  return users;
+    g_ptr_array_add (rooms, g_strdup ((const char *) sqlite3_column_text (stmt, 0)));
+
+  /* In one room only (everybody starts in general): its list as it is. */
+  if (rooms->len == 1)
+    {
+      GPtrArray *members = cached_members (self, g_ptr_array_index (rooms, 0));
+
+      return members != NULL ? g_ptr_array_ref (members) : g_ptr_array_new ();
+    }
+
+  seen = g_hash_table_new (g_str_hash, g_str_equal);
+  peers = g_ptr_array_new_with_free_func ((GDestroyNotify) g_ref_string_release);
+  for (i = 0; i < rooms->len; i++)
+    {
+      GPtrArray *members = cached_members (self, g_ptr_array_index (rooms, i));
+
+      for (j = 0; members != NULL && j < members->len; j++)
+        {
+          char *member = g_ptr_array_index (members, j);
+
+          if (g_hash_table_add (seen, member))
+            g_ptr_array_add (peers, g_ref_string_acquire (member));
+        }
+    }
+  g_ptr_array_sort (peers, compare_names);
+  return peers;
 }
 
 static NatterChatMessage *

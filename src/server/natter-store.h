@@ -81,7 +81,8 @@ struct _NatterStoreInterface
   /* The members, sorted. The array may be shared with the store and other
    * callers: read it, unref it, never change it. */
   GPtrArray        *(*list_members)   (NatterStore *self, const char *room);
-  /* Everyone who shares at least one room with @user, @user included. */
+  /* Everyone who shares at least one room with @user, @user included,
+   * sorted; as with list_members, the array may be shared: read only. */
   GPtrArray        *(*list_peers)     (NatterStore *self, const char *user);
 
   /* Stores @message (room, from, cid, text, file set): fills seq and ts.

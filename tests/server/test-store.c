@@ -2,7 +2,8 @@
  * checkpoints (a checkpoint inside a COMMIT stalled the main loop for
  * hundreds of ms); a worker thread does, on its own connection, once the
  * WAL is large; and a store reopened after all that has every message.
- * Also its members cache: what it answers follows every join and leave. */
+ * Also its members cache: what it answers for a room's members and a
+ * user's peers follows every join and leave. */
 #include <glib/gstdio.h>
 #include <sqlite3.h>
 
@@ -177,17 +178,37 @@ test_checkpoint_off_main (Fixture       *f,
   g_assert_cmpuint (natter_store_count_messages (f->store), ==, 120 * 100);
 }
 
+/* "a,b,c": a list of names, to compare in one assertion. */
+static char *
+join_names (GPtrArray *names)
+{
+  GString *joined = g_string_new (NULL);
+  guint i;
+
+  for (i = 0; i < names->len; i++)
+    g_string_append_printf (joined, "%s%s", i > 0 ? "," : "", (char *) g_ptr_array_index (names, i));
+  return g_string_free (joined, FALSE);
+}
+
 static void
 assert_members (NatterStore *store,
                 const char  *room,
                 const char  *expected)
 {
   g_autoptr(GPtrArray) members = natter_store_list_members (store, room);
-  g_autofree char *joined = NULL;
+  g_autofree char *joined = join_names (members);
 
-  g_ptr_array_add (members, NULL);
-  joined = g_strjoinv (",", (char **) members->pdata);
-  g_ptr_array_remove_index (members, members->len - 1);
+  g_assert_cmpstr (joined, ==, expected);
+}
+
+static void
+assert_peers (NatterStore *store,
+              const char  *user,
+              const char  *expected)
+{
+  g_autoptr(GPtrArray) peers = natter_store_list_peers (store, user);
+  g_autofree char *joined = join_names (peers);
+
   g_assert_cmpstr (joined, ==, expected);
 }
 
@@ -234,11 +255,36 @@ test_members_cache (Fixture       *f,
   assert_members (f->store, "lobby", "Ann,alice,carol,zoe");
   g_assert_false (natter_store_is_member (f->store, "lobby", "bob"));
 
+  /* Joins at the start, middle and end of a cached list. */
+  g_assert_true (natter_store_add_member (f->store, "lobby", "bob", &error));
+  g_assert_true (natter_store_add_user (f->store, "AAA", "not-a-real-hash", &error));
+  g_assert_true (natter_store_add_member (f->store, "lobby", "AAA", &error));
+  g_assert_true (natter_store_add_user (f->store, "zzz", "not-a-real-hash", &error));
+  g_assert_true (natter_store_add_member (f->store, "lobby", "zzz", &error));
+  assert_members (f->store, "lobby", "AAA,Ann,alice,bob,carol,zoe,zzz");
+  g_assert_true (natter_store_remove_member (f->store, "lobby", "AAA"));
+  g_assert_true (natter_store_remove_member (f->store, "lobby", "zzz"));
+  assert_members (f->store, "lobby", "Ann,alice,bob,carol,zoe");
+
+  /* Peers: everyone sharing a room, each once, sorted, the user too. */
+  g_assert_true (natter_store_add_room (f->store, "side", "", TRUE, &error));
+  assert_peers (f->store, "bob", "Ann,alice,bob,carol,zoe");
+  g_assert_true (natter_store_add_member (f->store, "side", "bob", &error));
+  g_assert_true (natter_store_add_member (f->store, "side", "zzz", &error));
+  g_assert_true (natter_store_add_member (f->store, "side", "alice", &error));
+  assert_peers (f->store, "bob", "Ann,alice,bob,carol,zoe,zzz");
+  assert_peers (f->store, "zzz", "alice,bob,zzz");
+  assert_peers (f->store, "AAA", "");
+  g_assert_true (natter_store_remove_member (f->store, "lobby", "bob"));
+  assert_peers (f->store, "bob", "alice,bob,zzz");
+
   /* And the database agrees after a reopen (nothing only in the cache). */
   natter_store_close (f->store);
   g_assert_true (natter_store_open (f->store, &error));
   g_assert_no_error (error);
   assert_members (f->store, "lobby", "Ann,alice,carol,zoe");
+  assert_peers (f->store, "bob", "alice,bob,zzz");
+  assert_peers (f->store, "carol", "Ann,alice,carol,zoe");
 }
 
 int
