@@ -75,7 +75,8 @@ add_users (NatterStore *store,
           fprintf (stderr, "natter-fill: %s: %s\n", user, error->message);
           return 1;
         }
-      if (!natter_store_add_member (store, NATTER_CHAT_DEFAULT_ROOM, user, &error) && error != NULL)
+      if (!natter_store_add_member (store, NATTER_CHAT_DEFAULT_ROOM, user, NATTER_STORE_SYNC_NOW,
+                                    &error) && error != NULL)
         {
           fprintf (stderr, "natter-fill: %s: %s\n", user, error->message);
           return 1;
@@ -166,7 +167,7 @@ main (int   argc,
       return 1;
     }
   g_clear_error (&error);
-  natter_store_add_member (store, room, user, NULL);
+  natter_store_add_member (store, room, user, NATTER_STORE_SYNC_NOW, NULL);
 
   t0 = g_get_monotonic_time ();
   while (done < count)

@@ -28,11 +28,35 @@ pending_send_free (PendingSend *pending)
   g_free (pending);
 }
 
-/* The sends of one group commit, with what became of each. */
+/* A join or leave, committed without waiting for the disk: answered, and
+ * told to the room, by the group commit once its fsync is done, in commit
+ * order with the sends around it. */
+typedef struct
+{
+  NatterConnection *connection;
+  gint64            ack_id;
+  char             *user;
+  char             *room;
+  gboolean          joined;   /* else left */
+  gboolean          changed;  /* FALSE: it was so already; nothing to tell the room */
+} MembershipChange;
+
+static void
+membership_change_free (MembershipChange *change)
+{
+  g_clear_object (&change->connection);
+  g_free (change->user);
+  g_free (change->room);
+  g_free (change);
+}
+
+/* The sends of one group commit, with what became of each; or, with no
+ * sends, one join or leave. */
 typedef struct
 {
   GPtrArray            *sends;    /* PendingSend */
   NatterStoreAddResult *results;
+  MembershipChange     *change;
 } Batch;
 
 static void
@@ -40,6 +64,7 @@ batch_free (Batch *batch)
 {
   g_ptr_array_unref (batch->sends);
   g_free (batch->results);
+  g_clear_pointer (&batch->change, membership_change_free);
   g_free (batch);
 }
 
@@ -338,6 +363,12 @@ send_room_ack (Request    *req,
   reply_ok (req, ok);
 }
 
+static void flush_sends (NatterChatService *self);
+static void queue_membership_change (Request    *req,
+                                     const char *room,
+                                     gboolean    joined,
+                                     gboolean    changed);
+
 static void
 handle_join (Request *req)
 {
@@ -347,6 +378,7 @@ handle_join (Request *req)
   gboolean create = natter_chat_json_get_boolean (req->args, "create", FALSE);
   g_autoptr(NatterStoreRoom) room = NULL;
   g_autoptr(GError) error = NULL;
+  gboolean changed;
 
   if (name == NULL || !natter_chat_room_name_is_valid (name))
     {
@@ -390,34 +422,31 @@ handle_join (Request *req)
     }
 
   g_clear_error (&error);
-  if (natter_store_add_member (self->store, name, req->user, &error))
-    {
-      send_room_ack (req, name);
-      publish_member (self, name, req->user, "join", NULL);
-      return;
-    }
-  if (error != NULL)
+  flush_sends (self);
+  changed = natter_store_add_member (self->store, name, req->user, NATTER_STORE_SYNC_LATER, &error);
+  if (!changed && error != NULL)
     {
       g_warning ("join: %s", error->message);
       reply_error (req, NATTER_CHAT_ERROR_INTERNAL, "cannot join");
       return;
     }
-  send_room_ack (req, name); /* already a member */
+  /* Already a member too: that join may still be on its way to the disk. */
+  queue_membership_change (req, name, TRUE, changed);
 }
 
 static void
 handle_leave (Request *req)
 {
   g_autoptr(NatterStoreRoom) room = require_member_room (req);
-  g_autoptr(JsonObject) ok = NULL;
+  gboolean changed;
 
   if (room == NULL)
     return;
 
-  natter_store_remove_member (req->self->store, room->name, req->user);
-  ok = natter_chat_ack_ok_new ();
-  reply_ok (req, ok);
-  publish_member (req->self, room->name, req->user, "leave", req->user);
+  flush_sends (req->self);
+  changed = natter_store_remove_member (req->self->store, room->name, req->user,
+                                        NATTER_STORE_SYNC_LATER);
+  queue_membership_change (req, room->name, FALSE, changed);
 }
 
 static void
@@ -465,7 +494,7 @@ handle_dm (Request *req)
   for (i = 0; i < G_N_ELEMENTS (both); i++)
     {
       g_clear_error (&error);
-      if (natter_store_add_member (self->store, name, both[i], &error))
+      if (natter_store_add_member (self->store, name, both[i], NATTER_STORE_SYNC_NOW, &error))
         publish_member (self, name, both[i], "join", NULL);
       else if (error != NULL)
         {
@@ -485,13 +514,26 @@ handle_dm (Request *req)
  * sync) serves every batch committed while the previous one ran. Acks and
  * broadcasts go out only after that, so an ok ack still means stored on
  * disk; if the commit fails, every send of the batch is answered
- * `internal` and none is stored. */
+ * `internal` and none is stored. Joins and leaves commit at once (sends
+ * received before them first) and wait in the same queue for the same
+ * fsyncs, so the main loop never waits for the disk for them either. */
 static void
 refuse_batch (NatterChatService *self,
               Batch             *batch,
               const char        *why)
 {
   guint i;
+
+  if (batch->change != NULL)
+    {
+      MembershipChange *change = batch->change;
+      Request req = { self, change->connection, change->user, change->ack_id, NULL };
+
+      g_warning ("%s: %s of %s not known to be stored: %s", change->joined ? "join" : "leave",
+                 change->room, change->user, why);
+      reply_error (&req, NATTER_CHAT_ERROR_INTERNAL, change->joined ? "cannot join" : "cannot leave");
+      return;
+    }
 
   for (i = 0; i < batch->sends->len; i++)
     {
@@ -507,11 +549,39 @@ refuse_batch (NatterChatService *self,
 }
 
 static void
+answer_change (NatterChatService *self,
+               MembershipChange  *change)
+{
+  Request req = { self, change->connection, change->user, change->ack_id, NULL };
+
+  natter_hub_batch_add (self->hub, change->connection);
+  if (change->joined)
+    send_room_ack (&req, change->room);
+  else
+    {
+      g_autoptr(JsonObject) ok = natter_chat_ack_ok_new ();
+
+      reply_ok (&req, ok);
+    }
+
+  /* A leaver is no longer a member but still hears of it. */
+  if (change->changed)
+    publish_member (self, change->room, change->user, change->joined ? "join" : "leave",
+                    change->joined ? NULL : change->user);
+}
+
+static void
 answer_batch (NatterChatService *self,
               Batch             *batch,
               GHashTable        *members)
 {
   guint i;
+
+  if (batch->change != NULL)
+    {
+      answer_change (self, batch->change);
+      return;
+    }
 
   for (i = 0; i < batch->sends->len; i++)
     {
@@ -566,6 +636,7 @@ synced_cb (GObject      *source,
   guint i;
 
   self->syncing = g_ptr_array_new_with_free_func ((GDestroyNotify) batch_free);
+  self->metrics->store_syncs_total++;
   if (!natter_store_sync_finish (NATTER_STORE (source), result, &error))
     {
       /* Committed but maybe not on disk: refused, so the clients send
@@ -638,6 +709,27 @@ flush_sends (NatterChatService *self)
 
   g_ptr_array_add (self->unsynced, batch);
   kick_sync (self);
+}
+
+static void
+queue_membership_change (Request    *req,
+                         const char *room,
+                         gboolean    joined,
+                         gboolean    changed)
+{
+  MembershipChange *change = g_new0 (MembershipChange, 1);
+  Batch *batch = g_new0 (Batch, 1);
+
+  change->connection = g_object_ref (req->connection);
+  change->ack_id = req->ack_id;
+  change->user = g_strdup (req->user);
+  change->room = g_strdup (room);
+  change->joined = joined;
+  change->changed = changed;
+  batch->sends = g_ptr_array_new ();
+  batch->change = change;
+  g_ptr_array_add (req->self->unsynced, batch);
+  kick_sync (req->self);
 }
 
 static gboolean

@@ -259,7 +259,7 @@ register_hashed_cb (GObject      *source,
   /* Everyone starts in the default room. */
   g_clear_error (&error);
   if (!natter_store_add_member (pending->self->store, NATTER_CHAT_DEFAULT_ROOM,
-                                pending->user, &error) && error != NULL)
+                                pending->user, NATTER_STORE_SYNC_NOW, &error) && error != NULL)
     g_warning ("register: %s", error->message);
 
   reply_with_new_token (pending, SOUP_STATUS_CREATED);

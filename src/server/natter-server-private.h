@@ -12,6 +12,7 @@ typedef struct
 {
   guint64 messages_delivered_total;  /* message events sent to connections */
   guint64 send_batches_total;        /* store transactions of sends (group commits) */
+  guint64 store_syncs_total;         /* fsyncs of the group commit, each before its answers */
   guint64 bytes_in_total;            /* WebSocket payload bytes received */
   guint64 bytes_out_total;           /* WebSocket payload bytes sent */
   guint64 connections_refused_total; /* over a connection cap */

@@ -722,6 +722,9 @@ metrics_handler (SoupServer        *soup,
   append_metric (out, "natter_send_batches_total", "counter",
                  "Store transactions of sent messages (sends that arrive together share one).",
                  self->metrics.send_batches_total);
+  append_metric (out, "natter_store_syncs_total", "counter",
+                 "Store fsyncs that acks waited for (sends, joins and leaves in between share one).",
+                 self->metrics.store_syncs_total);
   append_metric (out, "natter_bytes_in_total", "counter", "WebSocket payload bytes received.",
                  self->metrics.bytes_in_total);
   append_metric (out, "natter_bytes_out_total", "counter", "WebSocket payload bytes sent.",

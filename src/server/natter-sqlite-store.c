@@ -659,45 +659,88 @@ update_cached_members (NatterSqliteStore *self,
   g_hash_table_insert (self->members_by_room, g_strdup (room), updated);
 }
 
+/* With synchronous=FULL, a commit made between these two does not wait
+ * for the disk: the caller has sync_async() fsync the WAL off the main
+ * loop and answers after that. Every other write stays fsync-safe at its
+ * own commit. */
 static gboolean
-natter_sqlite_store_add_member (NatterStore  *store,
-                                const char   *room,
-                                const char   *user,
-                                GError      **error)
+begin_unsynced (NatterSqliteStore  *self,
+                NatterStoreSync     sync,
+                GError            **error)
 {
-  NatterSqliteStore *self = NATTER_SQLITE_STORE (store);
-  g_autoptr(NatterStmt) stmt =
-    prepare (self, "INSERT OR IGNORE INTO members (room, user, joined) VALUES (?, ?, ?);");
+  return !self->synchronous_full || sync == NATTER_STORE_SYNC_NOW ||
+         exec (self, "PRAGMA synchronous=NORMAL;", error);
+}
+
+static void
+end_unsynced (NatterSqliteStore *self,
+              NatterStoreSync    sync)
+{
+  if (self->synchronous_full && sync == NATTER_STORE_SYNC_LATER)
+    exec (self, "PRAGMA synchronous=FULL;", NULL);
+}
+
+/* One statement with @room and @user bound, committed as @sync says;
+ * returns whether it changed a row, or FALSE with @error set. */
+static gboolean
+change_membership (NatterSqliteStore  *self,
+                   const char         *sql,
+                   const char         *room,
+                   const char         *user,
+                   NatterStoreSync     sync,
+                   GError            **error)
+{
+  g_autoptr(NatterStmt) stmt = prepare (self, sql);
+  int rc;
 
   if (stmt == NULL)
-    return set_sqlite_error (self, error, "add member");
-
+    return set_sqlite_error (self, error, "membership");
   bind_text (stmt, 1, room);
   bind_text (stmt, 2, user);
-  sqlite3_bind_int64 (stmt, 3, now_ms ());
-  if (sqlite3_step (stmt) != SQLITE_DONE)
-    return set_sqlite_error (self, error, "add member");
+  if (sqlite3_bind_parameter_count (stmt) == 3)
+    sqlite3_bind_int64 (stmt, 3, now_ms ());
 
-  if (sqlite3_changes (self->db) == 0)
+  if (!begin_unsynced (self, sync, error))
+    return FALSE;
+  rc = sqlite3_step (stmt);
+  end_unsynced (self, sync);
+  if (rc != SQLITE_DONE)
+    return set_sqlite_error (self, error, "membership");
+  return sqlite3_changes (self->db) > 0;
+}
+
+static gboolean
+natter_sqlite_store_add_member (NatterStore      *store,
+                                const char       *room,
+                                const char       *user,
+                                NatterStoreSync   sync,
+                                GError          **error)
+{
+  NatterSqliteStore *self = NATTER_SQLITE_STORE (store);
+
+  if (!change_membership (self, "INSERT OR IGNORE INTO members (room, user, joined) VALUES (?, ?, ?);",
+                          room, user, sync, error))
     return FALSE;
   update_cached_members (self, room, user, TRUE);
   return TRUE;
 }
 
 static gboolean
-natter_sqlite_store_remove_member (NatterStore *store,
-                                   const char  *room,
-                                   const char  *user)
+natter_sqlite_store_remove_member (NatterStore     *store,
+                                   const char      *room,
+                                   const char      *user,
+                                   NatterStoreSync  sync)
 {
   NatterSqliteStore *self = NATTER_SQLITE_STORE (store);
-  g_autoptr(NatterStmt) stmt = prepare (self, "DELETE FROM members WHERE room = ? AND user = ?;");
+  g_autoptr(GError) error = NULL;
 
-  if (stmt == NULL)
-    return FALSE;
-  bind_text (stmt, 1, room);
-  bind_text (stmt, 2, user);
-  if (sqlite3_step (stmt) != SQLITE_DONE || sqlite3_changes (self->db) == 0)
-    return FALSE;
+  if (!change_membership (self, "DELETE FROM members WHERE room = ? AND user = ?;",
+                          room, user, sync, &error))
+    {
+      if (error != NULL)
+        g_warning ("remove member: %s", error->message);
+      return FALSE;
+    }
   update_cached_members (self, room, user, FALSE);
   return TRUE;
 }
@@ -904,12 +947,11 @@ natter_sqlite_store_add_messages (NatterStore           *store,
    * them is stored. With synchronous=FULL the commit itself does not wait
    * for the disk: sync_async() fsyncs the WAL off the main loop, and the
    * caller answers only after that (so an fsync serves several batches). */
-  if (self->synchronous_full && !exec (self, "PRAGMA synchronous=NORMAL;", error))
+  if (!begin_unsynced (self, NATTER_STORE_SYNC_LATER, error))
     return FALSE;
   if (!exec (self, "BEGIN IMMEDIATE;", error))
     {
-      if (self->synchronous_full)
-        exec (self, "PRAGMA synchronous=FULL;", NULL);
+      end_unsynced (self, NATTER_STORE_SYNC_LATER);
       return FALSE;
     }
 
@@ -918,8 +960,7 @@ natter_sqlite_store_add_messages (NatterStore           *store,
       if (!insert_one (self, messages[i], &results[i], error))
         {
           exec (self, "ROLLBACK;", NULL);
-          if (self->synchronous_full)
-            exec (self, "PRAGMA synchronous=FULL;", NULL);
+          end_unsynced (self, NATTER_STORE_SYNC_LATER);
           return FALSE;
         }
       if (results[i] == NATTER_STORE_ADDED)
@@ -930,13 +971,10 @@ natter_sqlite_store_add_messages (NatterStore           *store,
     {
       /* SQLite may have rolled back already; then this fails, harmlessly. */
       exec (self, "ROLLBACK;", NULL);
-      if (self->synchronous_full)
-        exec (self, "PRAGMA synchronous=FULL;", NULL);
+      end_unsynced (self, NATTER_STORE_SYNC_LATER);
       return FALSE;
     }
-  /* Every other write stays fsync-safe at its own commit. */
-  if (self->synchronous_full)
-    exec (self, "PRAGMA synchronous=FULL;", NULL);
+  end_unsynced (self, NATTER_STORE_SYNC_LATER);
 
   self->n_messages += added;
   return TRUE;

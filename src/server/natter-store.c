@@ -124,24 +124,26 @@ natter_store_count_rooms (NatterStore *self)
 }
 
 gboolean
-natter_store_add_member (NatterStore *self,
-                         const char  *room,
-                         const char  *user,
-                         GError     **error)
+natter_store_add_member (NatterStore     *self,
+                         const char      *room,
+                         const char      *user,
+                         NatterStoreSync  sync,
+                         GError         **error)
 {
   g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
 
-  return NATTER_STORE_GET_IFACE (self)->add_member (self, room, user, error);
+  return NATTER_STORE_GET_IFACE (self)->add_member (self, room, user, sync, error);
 }
 
 gboolean
-natter_store_remove_member (NatterStore *self,
-                            const char  *room,
-                            const char  *user)
+natter_store_remove_member (NatterStore     *self,
+                            const char      *room,
+                            const char      *user,
+                            NatterStoreSync  sync)
 {
   g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
 
-  return NATTER_STORE_GET_IFACE (self)->remove_member (self, room, user);
+  return NATTER_STORE_GET_IFACE (self)->remove_member (self, room, user, sync);
 }
 
 gboolean

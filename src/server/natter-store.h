@@ -34,6 +34,14 @@ typedef enum
   NATTER_STORE_NO_ROOM,      /* the room does not exist: nothing stored for it */
 } NatterStoreAddResult;
 
+/* When a write reaches the disk (with [store] synchronous=full; with
+ * normal no commit waits for the disk anyway). */
+typedef enum
+{
+  NATTER_STORE_SYNC_NOW,     /* the commit waits for the disk */
+  NATTER_STORE_SYNC_LATER,   /* it does not: the caller answers after sync_async() */
+} NatterStoreSync;
+
 typedef struct
 {
   char    *name;
@@ -75,8 +83,9 @@ struct _NatterStoreInterface
 
   /* TRUE when the row was added (FALSE: already a member). */
   gboolean          (*add_member)     (NatterStore *self, const char *room, const char *user,
-                                       GError **error);
-  gboolean          (*remove_member)  (NatterStore *self, const char *room, const char *user);
+                                       NatterStoreSync sync, GError **error);
+  gboolean          (*remove_member)  (NatterStore *self, const char *room, const char *user,
+                                       NatterStoreSync sync);
   gboolean          (*is_member)      (NatterStore *self, const char *room, const char *user);
   /* The members, sorted. The array may be shared with the store and other
    * callers: read it, unref it, never change it. */
@@ -144,10 +153,12 @@ guint             natter_store_count_rooms       (NatterStore        *self);
 gboolean          natter_store_add_member        (NatterStore        *self,
                                                   const char         *room,
                                                   const char         *user,
+                                                  NatterStoreSync     sync,
                                                   GError            **error);
 gboolean          natter_store_remove_member     (NatterStore        *self,
                                                   const char         *room,
-                                                  const char         *user);
+                                                  const char         *user,
+                                                  NatterStoreSync     sync);
 gboolean          natter_store_is_member         (NatterStore        *self,
                                                   const char         *room,
                                                   const char         *user);

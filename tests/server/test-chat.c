@@ -1116,6 +1116,66 @@ test_send_file (Fixture       *f,
   g_assert_cmpstr (json_object_get_string_member (file, "name"), ==, "a.txt");
 }
 
+/* A join or leave is answered after the fsync that makes it durable, as a
+ * send is (the main loop does not wait for the disk for it: the group
+ * commit's worker does), and sends received before it are committed, and
+ * answered, before it. */
+static void
+test_membership_synced (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autoptr(NatterTestClient) alice = connect_user (f, "alice", NULL);
+  g_autoptr(NatterTestClient) bob = connect_user (f, "bob", NULL);
+  g_autoptr(JsonObject) ack = NULL;
+  g_autoptr(JsonObject) send_ack = NULL;
+  g_autoptr(JsonObject) leave_ack = NULL;
+  const char *cids[] = { "before-leave", NULL };
+  GPtrArray *frames;
+  guint64 syncs = read_metric (f, "natter_store_syncs_total");
+  JsonObject *event;
+  int send_index, leave_index;
+
+  ack = natter_test_client_call_json (bob, "join", "{\"room\":\"synced\",\"create\":true}");
+  assert_ok (ack);
+  g_assert_cmpuint (read_metric (f, "natter_store_syncs_total"), ==, syncs + 1);
+  g_assert_nonnull (natter_test_client_wait_event (bob, "member", 0));
+
+  /* Already a member: answered after a sync too (an earlier join of the
+   * same user may still be on its way to the disk). */
+  g_clear_pointer (&ack, json_object_unref);
+  ack = natter_test_client_call_json (bob, "join", "{\"room\":\"synced\"}");
+  assert_ok (ack);
+  g_assert_cmpuint (read_metric (f, "natter_store_syncs_total"), ==, syncs + 2);
+
+  g_clear_pointer (&ack, json_object_unref);
+  ack = natter_test_client_call_json (alice, "join", "{\"room\":\"synced\"}");
+  assert_ok (ack);
+
+  /* A send and a leave written back to back: the send first. */
+  emit_sends (bob, "synced", cids);
+  natter_test_client_send_text (bob, "42902[\"leave\",{\"room\":\"synced\"}]");
+  send_ack = wait_raw_ack (bob, 901);
+  leave_ack = wait_raw_ack (bob, 902);
+  assert_ok (send_ack);
+  assert_ok (leave_ack);
+  frames = natter_test_client_get_frames (bob);
+  send_index = natter_test_client_wait_frame (bob, "43901[", 0);
+  leave_index = natter_test_client_wait_frame (bob, "43902[", 0);
+  g_assert_cmpint (send_index, <, leave_index);
+  g_assert_cmpuint (frames->len, >, (guint) leave_index);
+
+  /* Alice saw the message, then bob leave. */
+  g_assert_nonnull (natter_test_client_wait_event (alice, "message", 0));
+  event = natter_test_client_wait_event (alice, "member", 1);
+  g_assert_nonnull (event);
+  g_assert_cmpstr (json_object_get_string_member (event, "action"), ==, "leave");
+  g_assert_cmpstr (json_object_get_string_member (event, "user"), ==, "bob");
+  g_clear_pointer (&ack, json_object_unref);
+  ack = natter_test_client_call_json (alice, "members", "{\"room\":\"synced\"}");
+  assert_ok (ack);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (ack, "members")), ==, 1);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1129,6 +1189,7 @@ main (int   argc,
   ADD ("/server/chat/batch-dedupe", test_batch_dedupe);
   g_test_add_func ("/server/chat/batch-disk-failure", test_batch_disk_failure);
   ADD ("/server/chat/leave", test_leave);
+  ADD ("/server/chat/membership-synced", test_membership_synced);
   ADD ("/server/chat/dm-privacy", test_dm_privacy);
   ADD ("/server/chat/wrong-token", test_wrong_token);
   ADD ("/server/chat/non-member", test_non_member);

@@ -227,15 +227,15 @@ test_members_cache (Fixture       *f,
   g_assert_false (natter_store_is_member (f->store, "lobby", "alice"));
 
   /* Cached empty, then joined: the cache must not keep the old answer. */
-  g_assert_true (natter_store_add_member (f->store, "lobby", "alice", &error));
+  g_assert_true (natter_store_add_member (f->store, "lobby", "alice", NATTER_STORE_SYNC_NOW, &error));
   g_assert_true (natter_store_is_member (f->store, "lobby", "alice"));
   for (i = 0; i < G_N_ELEMENTS (users); i++)
     {
       g_assert_true (natter_store_add_user (f->store, users[i], "not-a-real-hash", &error));
-      g_assert_true (natter_store_add_member (f->store, "lobby", users[i], &error));
+      g_assert_true (natter_store_add_member (f->store, "lobby", users[i], NATTER_STORE_SYNC_NOW, &error));
       g_assert_no_error (error);
     }
-  g_assert_false (natter_store_add_member (f->store, "lobby", "bob", &error));
+  g_assert_false (natter_store_add_member (f->store, "lobby", "bob", NATTER_STORE_SYNC_NOW, &error));
   g_assert_no_error (error);
   /* Sorted byte-wise, as the lookup expects. */
   assert_members (f->store, "lobby", "Ann,alice,bob,carol,zoe");
@@ -248,34 +248,34 @@ test_members_cache (Fixture       *f,
 
   /* A list handed out earlier stays as it was; the next one follows. */
   before = natter_store_list_members (f->store, "lobby");
-  g_assert_true (natter_store_remove_member (f->store, "lobby", "bob"));
-  g_assert_false (natter_store_remove_member (f->store, "lobby", "bob"));
+  g_assert_true (natter_store_remove_member (f->store, "lobby", "bob", NATTER_STORE_SYNC_NOW));
+  g_assert_false (natter_store_remove_member (f->store, "lobby", "bob", NATTER_STORE_SYNC_NOW));
   g_assert_cmpuint (before->len, ==, 5);
   g_assert_cmpstr (g_ptr_array_index (before, 2), ==, "bob");
   assert_members (f->store, "lobby", "Ann,alice,carol,zoe");
   g_assert_false (natter_store_is_member (f->store, "lobby", "bob"));
 
   /* Joins at the start, middle and end of a cached list. */
-  g_assert_true (natter_store_add_member (f->store, "lobby", "bob", &error));
+  g_assert_true (natter_store_add_member (f->store, "lobby", "bob", NATTER_STORE_SYNC_NOW, &error));
   g_assert_true (natter_store_add_user (f->store, "AAA", "not-a-real-hash", &error));
-  g_assert_true (natter_store_add_member (f->store, "lobby", "AAA", &error));
+  g_assert_true (natter_store_add_member (f->store, "lobby", "AAA", NATTER_STORE_SYNC_NOW, &error));
   g_assert_true (natter_store_add_user (f->store, "zzz", "not-a-real-hash", &error));
-  g_assert_true (natter_store_add_member (f->store, "lobby", "zzz", &error));
+  g_assert_true (natter_store_add_member (f->store, "lobby", "zzz", NATTER_STORE_SYNC_NOW, &error));
   assert_members (f->store, "lobby", "AAA,Ann,alice,bob,carol,zoe,zzz");
-  g_assert_true (natter_store_remove_member (f->store, "lobby", "AAA"));
-  g_assert_true (natter_store_remove_member (f->store, "lobby", "zzz"));
+  g_assert_true (natter_store_remove_member (f->store, "lobby", "AAA", NATTER_STORE_SYNC_NOW));
+  g_assert_true (natter_store_remove_member (f->store, "lobby", "zzz", NATTER_STORE_SYNC_NOW));
   assert_members (f->store, "lobby", "Ann,alice,bob,carol,zoe");
 
   /* Peers: everyone sharing a room, each once, sorted, the user too. */
   g_assert_true (natter_store_add_room (f->store, "side", "", TRUE, &error));
   assert_peers (f->store, "bob", "Ann,alice,bob,carol,zoe");
-  g_assert_true (natter_store_add_member (f->store, "side", "bob", &error));
-  g_assert_true (natter_store_add_member (f->store, "side", "zzz", &error));
-  g_assert_true (natter_store_add_member (f->store, "side", "alice", &error));
+  g_assert_true (natter_store_add_member (f->store, "side", "bob", NATTER_STORE_SYNC_NOW, &error));
+  g_assert_true (natter_store_add_member (f->store, "side", "zzz", NATTER_STORE_SYNC_NOW, &error));
+  g_assert_true (natter_store_add_member (f->store, "side", "alice", NATTER_STORE_SYNC_NOW, &error));
   assert_peers (f->store, "bob", "Ann,alice,bob,carol,zoe,zzz");
   assert_peers (f->store, "zzz", "alice,bob,zzz");
   assert_peers (f->store, "AAA", "");
-  g_assert_true (natter_store_remove_member (f->store, "lobby", "bob"));
+  g_assert_true (natter_store_remove_member (f->store, "lobby", "bob", NATTER_STORE_SYNC_NOW));
   assert_peers (f->store, "bob", "alice,bob,zzz");
 
   /* And the database agrees after a reopen (nothing only in the cache). */
