@@ -263,7 +263,7 @@ sec_process_start (const char         *limits,
   {
     g_autoptr(GSubprocessLauncher) launcher =
       natter_test_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
-#ifdef SEC_ASAN
+#ifdef NATTER_TEST_ASAN
     /* The server's RSS is measured: keep AddressSanitizer's quarantine of
      * freed memory small, so that growth means memory really kept. */
     const char *asan = g_getenv ("ASAN_OPTIONS");

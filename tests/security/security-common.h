@@ -13,19 +13,10 @@
 
 G_BEGIN_DECLS
 
-#if defined(__has_feature)
-# if __has_feature(address_sanitizer)
-#  define SEC_ASAN 1
-# endif
-#endif
-#if !defined(SEC_ASAN) && defined(__SANITIZE_ADDRESS__)
-# define SEC_ASAN 1
-#endif
-
 /* How much a case may grow the server's RSS. AddressSanitizer keeps freed
  * memory in quarantine (256 MiB by default), so the bound is looser there:
  * it still tells "bounded" from "grows with the attack". */
-#ifdef SEC_ASAN
+#ifdef NATTER_TEST_ASAN
 # define SEC_RSS_SLACK ((gsize) 320 * 1024 * 1024)
 #else
 # define SEC_RSS_SLACK ((gsize) 48 * 1024 * 1024)

@@ -288,7 +288,7 @@ test_slow_reader (Fixture       *f,
    * sent (≥ 6000 × 8 KiB = 48 MiB); with it, the whole process grows far
    * less than that (alice's own events are kept by the test client). */
   g_assert_cmpuint (sent, <, 6000);
-#ifndef __SANITIZE_ADDRESS__
+#ifndef NATTER_TEST_ASAN
   g_assert_cmpuint (rss_after, <, rss_before + 40 * 1024 * 1024);
 #else
   g_test_message ("AddressSanitizer keeps freed memory in quarantine: RSS not checked");

@@ -16,15 +16,6 @@
 
 #define MiB (1024 * 1024)
 
-/* clang 14 does not define __SANITIZE_ADDRESS__; gcc does. */
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-
 typedef struct
 {
   NatterTestServer *ts;
@@ -454,7 +445,7 @@ round_trip (Fixture *f,
   /* Streams on both ends: neither the server nor this client (one
    * process) grew by anything like the file. (Not under AddressSanitizer:
    * its quarantine keeps up to 256 MiB of freed memory resident.) */
-#ifndef UNDER_ASAN
+#ifndef NATTER_TEST_ASAN
   if (size >= 100 * MiB)
     g_assert_cmpuint (natter_test_get_rss (), <, rss_before + 48 * MiB);
 #else
