@@ -39,11 +39,13 @@ typedef struct
   char             *room;
   gboolean          joined;   /* else left */
   gboolean          changed;  /* FALSE: it was so already; nothing to tell the room */
+  GPtrArray        *members;  /* the room's members right after the change */
 } MembershipChange;
 
 static void
 membership_change_free (MembershipChange *change)
 {
+  g_clear_pointer (&change->members, g_ptr_array_unref);
   g_clear_object (&change->connection);
   g_free (change->user);
   g_free (change->room);
@@ -51,17 +53,21 @@ membership_change_free (MembershipChange *change)
 }
 
 /* The sends of one group commit, with what became of each; or, with no
- * sends, one join or leave. */
+ * sends, one join or leave. Who hears of it is taken at the commit, not
+ * when it is answered after the fsync: a join or leave committed in
+ * between must not change who gets a message committed before it. */
 typedef struct
 {
   GPtrArray            *sends;    /* PendingSend */
   NatterStoreAddResult *results;
+  GHashTable           *members;  /* room → its members at the commit */
   MembershipChange     *change;
 } Batch;
 
 static void
 batch_free (Batch *batch)
 {
+  g_clear_pointer (&batch->members, g_hash_table_unref);
   g_ptr_array_unref (batch->sends);
   g_free (batch->results);
   g_clear_pointer (&batch->change, membership_change_free);
@@ -209,25 +215,30 @@ publish_to_room (NatterChatService *self,
   return natter_hub_publish (self->hub, others, frame, NULL);
 }
 
+/* Tells @members (NULL: the room's members now) that @user joined or
+ * left @room, and @also_to, a leaver, who is no longer one of them. */
 static void
 publish_member (NatterChatService *self,
+                GPtrArray         *members,
                 const char        *room,
                 const char        *user,
                 const char        *action,
                 const char        *also_to)
 {
   g_autoptr(JsonObject) event = json_object_new ();
+  g_autoptr(GPtrArray) to = NULL;
+  g_autofree char *frame = NULL;
 
   json_object_set_string_member (event, "room", room);
   json_object_set_string_member (event, "user", user);
   json_object_set_string_member (event, "action", action);
-  publish_to_room (self, room, "member", event, NULL);
+  frame = encode_event_frame ("member", event);
+  to = members != NULL ? g_ptr_array_ref (members) : natter_store_list_members (self->store, room);
+  natter_hub_publish (self->hub, to, frame, NULL);
 
-  /* A leaver is no longer a member but still wants to hear it. */
   if (also_to != NULL)
     {
       g_autoptr(GPtrArray) one = g_ptr_array_new ();
-      g_autofree char *frame = encode_event_frame ("member", event);
 
       g_ptr_array_add (one, (gpointer) also_to);
       natter_hub_publish (self->hub, one, frame, NULL);
@@ -438,6 +449,7 @@ static void
 handle_leave (Request *req)
 {
   g_autoptr(NatterStoreRoom) room = require_member_room (req);
+  g_autoptr(GError) error = NULL;
   gboolean changed;
 
   if (room == NULL)
@@ -445,7 +457,13 @@ handle_leave (Request *req)
 
   flush_sends (req->self);
   changed = natter_store_remove_member (req->self->store, room->name, req->user,
-                                        NATTER_STORE_SYNC_LATER);
+                                        NATTER_STORE_SYNC_LATER, &error);
+  if (!changed && error != NULL)
+    {
+      g_warning ("leave: %s", error->message);
+      reply_error (req, NATTER_CHAT_ERROR_INTERNAL, "cannot leave");
+      return;
+    }
   queue_membership_change (req, room->name, FALSE, changed);
 }
 
@@ -495,7 +513,7 @@ handle_dm (Request *req)
     {
       g_clear_error (&error);
       if (natter_store_add_member (self->store, name, both[i], NATTER_STORE_SYNC_NOW, &error))
-        publish_member (self, name, both[i], "join", NULL);
+        publish_member (self, NULL, name, both[i], "join", NULL);
       else if (error != NULL)
         {
           g_warning ("dm: %s", error->message);
@@ -532,6 +550,11 @@ refuse_batch (NatterChatService *self,
       g_warning ("%s: %s of %s not known to be stored: %s", change->joined ? "join" : "leave",
                  change->room, change->user, why);
       reply_error (&req, NATTER_CHAT_ERROR_INTERNAL, change->joined ? "cannot join" : "cannot leave");
+      /* It is committed, and the server acts on it from now on (a retry
+       * finds it done): the room hears of it as it would have. */
+      if (change->changed)
+        publish_member (self, change->members, change->room, change->user,
+                        change->joined ? "join" : "leave", change->joined ? NULL : change->user);
       return;
     }
 
@@ -564,16 +587,14 @@ answer_change (NatterChatService *self,
       reply_ok (&req, ok);
     }
 
-  /* A leaver is no longer a member but still hears of it. */
   if (change->changed)
-    publish_member (self, change->room, change->user, change->joined ? "join" : "leave",
-                    change->joined ? NULL : change->user);
+    publish_member (self, change->members, change->room, change->user,
+                    change->joined ? "join" : "leave", change->joined ? NULL : change->user);
 }
 
 static void
 answer_batch (NatterChatService *self,
-              Batch             *batch,
-              GHashTable        *members)
+              Batch             *batch)
 {
   guint i;
 
@@ -609,12 +630,9 @@ answer_batch (NatterChatService *self,
       if (batch->results[i] == NATTER_STORE_DUPLICATE)
         continue;
 
-      to = g_hash_table_lookup (members, message->room);
+      to = g_hash_table_lookup (batch->members, message->room);
       if (to == NULL)
-        {
-          to = natter_store_list_members (self->store, message->room);
-          g_hash_table_insert (members, g_strdup (message->room), to);
-        }
+        continue;
       /* Encoded once, written to every member's connections. */
       event = natter_chat_message_to_json (message);
       frame = encode_event_frame ("message", event);
@@ -631,7 +649,6 @@ synced_cb (GObject      *source,
 {
   g_autoptr(NatterChatService) self = user_data;
   g_autoptr(GPtrArray) batches = g_steal_pointer (&self->syncing);
-  g_autoptr(GHashTable) members = NULL;
   g_autoptr(GError) error = NULL;
   guint i;
 
@@ -646,13 +663,10 @@ synced_cb (GObject      *source,
     }
   else
     {
-      /* Members are read once per room and round, not once per message;
-       * and each connection gets all its acks and messages in one write. */
-      members = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                       (GDestroyNotify) g_ptr_array_unref);
+      /* Each connection gets all its acks and messages in one write. */
       natter_hub_batch_begin (self->hub);
       for (i = 0; i < batches->len; i++)
-        answer_batch (self, g_ptr_array_index (batches, i), members);
+        answer_batch (self, g_ptr_array_index (batches, i));
       natter_hub_batch_end (self->hub);
     }
 
@@ -707,6 +721,15 @@ flush_sends (NatterChatService *self)
       return;
     }
 
+  /* Who gets each message: the rooms' members as of this commit, read
+   * once per room (the store's lists are shared, so this copies nothing). */
+  batch->members = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                          (GDestroyNotify) g_ptr_array_unref);
+  for (i = 0; i < batch->sends->len; i++)
+    if (!g_hash_table_contains (batch->members, messages[i]->room))
+      g_hash_table_insert (batch->members, g_strdup (messages[i]->room),
+                           natter_store_list_members (self->store, messages[i]->room));
+
   g_ptr_array_add (self->unsynced, batch);
   kick_sync (self);
 }
@@ -726,6 +749,7 @@ queue_membership_change (Request    *req,
   change->room = g_strdup (room);
   change->joined = joined;
   change->changed = changed;
+  change->members = natter_store_list_members (req->self->store, room);
   batch->sends = g_ptr_array_new ();
   batch->change = change;
   g_ptr_array_add (req->self->unsynced, batch);

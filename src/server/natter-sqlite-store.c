@@ -569,14 +569,17 @@ natter_sqlite_store_count_rooms (NatterStore *store)
   return sqlite3_column_int (stmt, 0);
 }
 
-/* The members of @room from the cache, read once when missing. Not cached
- * when the query fails, so that the next call tries again. */
+/* The members of @room from the cache, read once when missing; NULL when
+ * it has none. Not cached when the query fails (the next call tries
+ * again), nor when the room has no members: a room name that does not
+ * exist, which a client may send, must not take memory. */
 static GPtrArray *
 cached_members (NatterSqliteStore *self,
                 const char        *room)
 {
   GPtrArray *users;
   g_autoptr(NatterStmt) stmt = NULL;
+  int rc;
 
   if (self->members_by_room == NULL)
     return NULL;
@@ -591,8 +594,15 @@ cached_members (NatterSqliteStore *self,
     return NULL;
   bind_text (stmt, 1, room);
   users = g_ptr_array_new_with_free_func ((GDestroyNotify) g_ref_string_release);
-  while (sqlite3_step (stmt) == SQLITE_ROW)
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     g_ptr_array_add (users, g_ref_string_new ((const char *) sqlite3_column_text (stmt, 0)));
+  if (rc != SQLITE_DONE || users->len == 0)
+    {
+      if (rc != SQLITE_DONE)
+        g_warning ("store: members of %s: %s", room, sqlite3_errmsg (self->db));
+      g_ptr_array_unref (users);
+      return NULL;
+    }
   g_hash_table_insert (self->members_by_room, g_strdup (room), users);
   return users;
 }
@@ -676,8 +686,12 @@ static void
 end_unsynced (NatterSqliteStore *self,
               NatterStoreSync    sync)
 {
-  if (self->synchronous_full && sync == NATTER_STORE_SYNC_LATER)
-    exec (self, "PRAGMA synchronous=FULL;", NULL);
+  g_autoptr(GError) error = NULL;
+
+  /* Should this ever fail, later synced writes would not be: say so. */
+  if (self->synchronous_full && sync == NATTER_STORE_SYNC_LATER &&
+      !exec (self, "PRAGMA synchronous=FULL;", &error))
+    g_critical ("store: back to synchronous=FULL: %s", error->message);
 }
 
 /* One statement with @room and @user bound, committed as @sync says;
@@ -691,6 +705,7 @@ change_membership (NatterSqliteStore  *self,
                    GError            **error)
 {
   g_autoptr(NatterStmt) stmt = prepare (self, sql);
+  gboolean changed;
   int rc;
 
   if (stmt == NULL)
@@ -703,10 +718,12 @@ change_membership (NatterSqliteStore  *self,
   if (!begin_unsynced (self, sync, error))
     return FALSE;
   rc = sqlite3_step (stmt);
-  end_unsynced (self, sync);
+  /* The error and the count before the PRAGMA below replaces them. */
   if (rc != SQLITE_DONE)
-    return set_sqlite_error (self, error, "membership");
-  return sqlite3_changes (self->db) > 0;
+    set_sqlite_error (self, error, "membership");
+  changed = rc == SQLITE_DONE && sqlite3_changes (self->db) > 0;
+  end_unsynced (self, sync);
+  return changed;
 }
 
 static gboolean
@@ -726,21 +743,17 @@ natter_sqlite_store_add_member (NatterStore      *store,
 }
 
 static gboolean
-natter_sqlite_store_remove_member (NatterStore     *store,
-                                   const char      *room,
-                                   const char      *user,
-                                   NatterStoreSync  sync)
+natter_sqlite_store_remove_member (NatterStore      *store,
+                                   const char       *room,
+                                   const char       *user,
+                                   NatterStoreSync   sync,
+                                   GError          **error)
 {
   NatterSqliteStore *self = NATTER_SQLITE_STORE (store);
-  g_autoptr(GError) error = NULL;
 
   if (!change_membership (self, "DELETE FROM members WHERE room = ? AND user = ?;",
-                          room, user, sync, &error))
-    {
-      if (error != NULL)
-        g_warning ("remove member: %s", error->message);
-      return FALSE;
-    }
+                          room, user, sync, error))
+    return FALSE;
   update_cached_members (self, room, user, FALSE);
   return TRUE;
 }

@@ -136,14 +136,15 @@ natter_store_add_member (NatterStore     *self,
 }
 
 gboolean
-natter_store_remove_member (NatterStore     *self,
-                            const char      *room,
-                            const char      *user,
-                            NatterStoreSync  sync)
+natter_store_remove_member (NatterStore      *self,
+                            const char       *room,
+                            const char       *user,
+                            NatterStoreSync   sync,
+                            GError          **error)
 {
   g_return_val_if_fail (NATTER_IS_STORE (self), FALSE);
 
-  return NATTER_STORE_GET_IFACE (self)->remove_member (self, room, user, sync);
+  return NATTER_STORE_GET_IFACE (self)->remove_member (self, room, user, sync, error);
 }
 
 gboolean

@@ -81,11 +81,12 @@ struct _NatterStoreInterface
   GPtrArray        *(*list_rooms)     (NatterStore *self, const char *user);
   guint             (*count_rooms)    (NatterStore *self);
 
-  /* TRUE when the row was added (FALSE: already a member). */
+  /* TRUE when the row was added or removed; FALSE with @error unset when
+   * it was so already, with @error set when it failed. */
   gboolean          (*add_member)     (NatterStore *self, const char *room, const char *user,
                                        NatterStoreSync sync, GError **error);
   gboolean          (*remove_member)  (NatterStore *self, const char *room, const char *user,
-                                       NatterStoreSync sync);
+                                       NatterStoreSync sync, GError **error);
   gboolean          (*is_member)      (NatterStore *self, const char *room, const char *user);
   /* The members, sorted. The array may be shared with the store and other
    * callers: read it, unref it, never change it. */
@@ -158,7 +159,8 @@ gboolean          natter_store_add_member        (NatterStore        *self,
 gboolean          natter_store_remove_member     (NatterStore        *self,
                                                   const char         *room,
                                                   const char         *user,
-                                                  NatterStoreSync     sync);
+                                                  NatterStoreSync     sync,
+                                                  GError            **error);
 gboolean          natter_store_is_member         (NatterStore        *self,
                                                   const char         *room,
                                                   const char         *user);

@@ -1119,7 +1119,7 @@ test_send_file (Fixture       *f,
 /* A join or leave is answered after the fsync that makes it durable, as a
  * send is (the main loop does not wait for the disk for it: the group
  * commit's worker does), and sends received before it are committed, and
- * answered, before it. */
+ * answered, before it, to the members they were committed for. */
 static void
 test_membership_synced (Fixture       *f,
                         gconstpointer  data)
@@ -1163,6 +1163,12 @@ test_membership_synced (Fixture       *f,
   leave_index = natter_test_client_wait_frame (bob, "43902[", 0);
   g_assert_cmpint (send_index, <, leave_index);
   g_assert_cmpuint (frames->len, >, (guint) leave_index);
+
+  /* Bob gets his own message: it was committed while he was a member
+   * (who gets a message is decided at its commit, not at its answer). */
+  event = natter_test_client_wait_event (bob, "message", 0);
+  g_assert_nonnull (event);
+  g_assert_cmpstr (json_object_get_string_member (event, "cid"), ==, "before-leave");
 
   /* Alice saw the message, then bob leave. */
   g_assert_nonnull (natter_test_client_wait_event (alice, "message", 0));

@@ -228,8 +228,8 @@ test_members_cache (Fixture       *f,
 
   /* A list handed out earlier stays as it was; the next one follows. */
   before = natter_store_list_members (f->store, "lobby");
-  g_assert_true (natter_store_remove_member (f->store, "lobby", "bob", NATTER_STORE_SYNC_NOW));
-  g_assert_false (natter_store_remove_member (f->store, "lobby", "bob", NATTER_STORE_SYNC_NOW));
+  g_assert_true (natter_store_remove_member (f->store, "lobby", "bob", NATTER_STORE_SYNC_NOW, &error));
+  g_assert_false (natter_store_remove_member (f->store, "lobby", "bob", NATTER_STORE_SYNC_NOW, &error));
   g_assert_cmpuint (before->len, ==, 5);
   g_assert_cmpstr (g_ptr_array_index (before, 2), ==, "bob");
   assert_names (natter_store_list_members (f->store, "lobby"), "Ann,alice,carol,zoe");
@@ -242,8 +242,8 @@ test_members_cache (Fixture       *f,
   g_assert_true (natter_store_add_user (f->store, "zzz", "not-a-real-hash", &error));
   g_assert_true (natter_store_add_member (f->store, "lobby", "zzz", NATTER_STORE_SYNC_NOW, &error));
   assert_names (natter_store_list_members (f->store, "lobby"), "AAA,Ann,alice,bob,carol,zoe,zzz");
-  g_assert_true (natter_store_remove_member (f->store, "lobby", "AAA", NATTER_STORE_SYNC_NOW));
-  g_assert_true (natter_store_remove_member (f->store, "lobby", "zzz", NATTER_STORE_SYNC_NOW));
+  g_assert_true (natter_store_remove_member (f->store, "lobby", "AAA", NATTER_STORE_SYNC_NOW, &error));
+  g_assert_true (natter_store_remove_member (f->store, "lobby", "zzz", NATTER_STORE_SYNC_NOW, &error));
   assert_names (natter_store_list_members (f->store, "lobby"), "Ann,alice,bob,carol,zoe");
 
   /* Peers: everyone sharing a room, each once, sorted, the user too. */
@@ -255,7 +255,7 @@ test_members_cache (Fixture       *f,
   assert_names (natter_store_list_peers (f->store, "bob"), "Ann,alice,bob,carol,zoe,zzz");
   assert_names (natter_store_list_peers (f->store, "zzz"), "alice,bob,zzz");
   assert_names (natter_store_list_peers (f->store, "AAA"), "");
-  g_assert_true (natter_store_remove_member (f->store, "lobby", "bob", NATTER_STORE_SYNC_NOW));
+  g_assert_true (natter_store_remove_member (f->store, "lobby", "bob", NATTER_STORE_SYNC_NOW, &error));
   assert_names (natter_store_list_peers (f->store, "bob"), "alice,bob,zzz");
 
   /* And the database agrees after a reopen (nothing only in the cache). */
