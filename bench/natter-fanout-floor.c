@@ -188,6 +188,8 @@ run_receiver (guint16 port,
     {
       int n = epoll_wait (epfd, events, G_N_ELEMENTS (events), 10000);
 
+      if (n < 0 && errno == EINTR)
+        continue;
       if (n <= 0)
         g_error ("receiver: no data for 10 s");
       for (int e = 0; e < n; e++)
@@ -223,6 +225,8 @@ run_receiver (guint16 port,
             }
           if (got == 0)
             g_error ("receiver: connection closed early");
+          if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            g_error ("receiver: recv: %s", g_strerror (errno));
           if (member->ended && member->fd >= 0)
             {
               epoll_ctl (epfd, EPOLL_CTL_DEL, member->fd, NULL);
@@ -334,6 +338,18 @@ main (int    argc,
     }
   rate_strings = g_strsplit (rates_arg, ",", -1);
   n_steps = g_strv_length (rate_strings);
+
+  /* Both processes hold one descriptor per connection (and the receiver
+   * inherits the limit): up to the hard limit, past the usual 1,024. */
+  {
+    struct rlimit limit;
+
+    if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max)
+      {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit (RLIMIT_NOFILE, &limit);
+      }
+  }
 
   addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
   listener = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
