@@ -5,8 +5,10 @@
  * libsoup, "got-chunk" by "got-chunk"). The bytes go to
  * <data-dir>/uploads/ID.part and into a running SHA-256 in a writer
  * thread, so completing an upload costs a rename, not a pass over the file.
- * Before the rename the file is fsynced, and the directory after it, in a
- * worker thread: a file the server acknowledged survives a power cut.
+ * Before the rename the file is fsynced, and the directory after it, and
+ * then files.db marks the upload complete with a synced commit, all in a
+ * worker thread: a file the server acknowledged survives a power cut, and
+ * the main loop never waits for the disk for it.
  *
  * The metadata lives in its own small SQLite database, <data-dir>/files.db,
  * rather than in NatterStore: uploads are a separate concern with their own
@@ -50,6 +52,7 @@ struct _NatterUploads
 
   NatterStore *store;
   sqlite3     *db;
+  char        *db_path;
   char        *uploads_dir;
   char        *files_dir;
   guint64      max_file_bytes;
@@ -374,30 +377,40 @@ db_save_hash_state (NatterUploads           *self,
     g_warning ("files.db: saving the hash state: %s", sqlite3_errmsg (self->db));
 }
 
-/* Marks the upload complete, durably: the PATCH is answered after this,
- * so the commit is synced (synchronous=FULL for it alone) as the file was
- * before it. The other commits stay NORMAL: with the file's data synced
- * already, this one sync is short, where a sync of every hash-state save
- * would wait on the upload's dirty pages (ext4 orders them into the same
- * journal commit). */
+/* Marks upload @id complete in files.db, durably: the upload is answered
+ * after this, so this one commit is synced (synchronous=FULL), as the file
+ * was before it. It goes through a connection of its own, so that it can
+ * run in the completion's worker thread instead of holding the main loop
+ * for the sync. The main connection's commits stay NORMAL: with the file's
+ * data synced already, this sync is short, where a sync of every
+ * hash-state save would wait on the upload's dirty pages (ext4 orders them
+ * into the same journal commit). Thread-safe. */
 static gboolean
-db_set_completed (NatterUploads *self,
-                  const char    *id,
-                  const char    *sha256)
+mark_completed (const char  *db_path,
+                const char  *id,
+                const char  *sha256,
+                GError     **error)
 {
-  g_autoptr(sqlite3_stmt) stmt =
-    db_prepare (self, "UPDATE uploads SET sha256 = ?, completed = ?, hash_state = NULL"
-                      " WHERE id = ?");
-  gboolean done;
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  gboolean done = FALSE;
 
-  if (stmt == NULL)
-    return FALSE;
-  sqlite3_bind_text (stmt, 1, sha256, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64 (stmt, 2, g_get_real_time () / 1000);
-  sqlite3_bind_text (stmt, 3, id, -1, SQLITE_TRANSIENT);
-  sqlite3_exec (self->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
-  done = sqlite3_step (stmt) == SQLITE_DONE;
-  sqlite3_exec (self->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+  if (sqlite3_open_v2 (db_path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+      sqlite3_busy_timeout (db, 5000) == SQLITE_OK &&
+      sqlite3_exec (db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) == SQLITE_OK &&
+      sqlite3_prepare_v2 (db, "UPDATE uploads SET sha256 = ?, completed = ?, hash_state = NULL"
+                              " WHERE id = ?", -1, &stmt, NULL) == SQLITE_OK)
+    {
+      sqlite3_bind_text (stmt, 1, sha256, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int64 (stmt, 2, g_get_real_time () / 1000);
+      sqlite3_bind_text (stmt, 3, id, -1, SQLITE_TRANSIENT);
+      done = sqlite3_step (stmt) == SQLITE_DONE;
+    }
+  if (!done)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "files.db: %s",
+                 db != NULL ? sqlite3_errmsg (db) : "cannot open");
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
   return done;
 }
 
@@ -475,6 +488,7 @@ natter_uploads_finalize (GObject *object)
   g_clear_pointer (&self->active, g_hash_table_unref);
   g_clear_pointer (&self->db, sqlite3_close);
   g_clear_object (&self->store);
+  g_free (self->db_path);
   g_free (self->uploads_dir);
   g_free (self->files_dir);
 
@@ -539,7 +553,6 @@ natter_uploads_new (NatterStore              *store,
                     GError                  **error)
 {
   g_autoptr(NatterUploads) self = NULL;
-  g_autofree char *db_path = NULL;
 
   g_return_val_if_fail (NATTER_IS_STORE (store), NULL);
   g_return_val_if_fail (config != NULL, NULL);
@@ -564,17 +577,17 @@ natter_uploads_new (NatterStore              *store,
       return NULL;
     }
 
-  db_path = g_build_filename (data_dir, "files.db", NULL);
-  if (sqlite3_open_v2 (db_path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+  self->db_path = g_build_filename (data_dir, "files.db", NULL);
+  if (sqlite3_open_v2 (self->db_path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                        NULL) != SQLITE_OK)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", db_path,
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", self->db_path,
                    self->db != NULL ? sqlite3_errmsg (self->db) : "cannot open");
       return NULL;
     }
   sqlite3_busy_timeout (self->db, 1000);
   /* NORMAL: a commit lost in a power cut costs a re-upload at most, except
-   * the one that marks an upload complete (db_set_completed). */
+   * the one that marks an upload complete (mark_completed). */
   if (!db_exec (self, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", error) ||
       !db_exec (self, schema, error))
     return NULL;
@@ -778,13 +791,8 @@ complete_empty_upload (NatterUploads  *self,
       set_errno_error (error, errno, "open", from);
       return NULL;
     }
-  if (!store_blob (fd, from, to, error))
+  if (!store_blob (fd, from, to, error) || !mark_completed (self->db_path, id, hex, error))
     return NULL;
-  if (!db_set_completed (self, id, hex))
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "files.db: %s", sqlite3_errmsg (self->db));
-      return NULL;
-    }
   return g_steal_pointer (&hex);
 }
 
@@ -1037,16 +1045,19 @@ patch_free (Patch *patch)
   g_free (patch);
 }
 
-/* A finished upload on its way into storage (store_blob in a thread). */
+/* A finished upload on its way into storage (store_blob, then
+ * mark_completed, in a thread). */
 typedef struct
 {
-  NatterUploads     *uploads;   /* owned: files.db is marked after */
+  NatterUploads     *uploads;   /* owned */
   SoupServerMessage *msg;       /* owned, keeps a libsoup-read Patch alive; or NULL */
   Patch             *patch;     /* alive until answered (see patch_stored_cb) */
   int                fd;
   char              *from;
   char              *to;
   char              *hex;
+  char              *id;        /* copies, for the thread */
+  char              *db_path;
 } Completion;
 
 static void
@@ -1059,6 +1070,8 @@ completion_free (Completion *completion)
   g_free (completion->from);
   g_free (completion->to);
   g_free (completion->hex);
+  g_free (completion->id);
+  g_free (completion->db_path);
   g_free (completion);
 }
 
@@ -1073,7 +1086,8 @@ store_blob_thread (GTask        *task,
   int fd = completion->fd;
 
   completion->fd = -1;   /* store_blob closes it */
-  if (store_blob (fd, completion->from, completion->to, &error))
+  if (store_blob (fd, completion->from, completion->to, &error) &&
+      mark_completed (completion->db_path, completion->id, completion->hex, &error))
     g_task_return_boolean (task, TRUE);
   else
     g_task_return_error (task, error);
@@ -1094,12 +1108,6 @@ patch_stored_cb (GObject      *source,
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
       g_warning ("uploads: %s: %s", patch->id, error->message);
-      patch_fail (patch, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal",
-                  "cannot store the finished file");
-    }
-  else if (!db_set_completed (completion->uploads, patch->id, completion->hex))
-    {
-      g_warning ("uploads: %s: files.db: %s", patch->id, sqlite3_errmsg (completion->uploads->db));
       patch_fail (patch, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal",
                   "cannot store the finished file");
     }
@@ -1140,6 +1148,8 @@ patch_complete (Patch *patch)
   completion->hex = sha256_hex (&patch->sha);
   completion->from = part_path (patch->self, patch->id);
   completion->to = blob_path (patch->self, completion->hex);
+  completion->id = g_strdup (patch->id);
+  completion->db_path = g_strdup (patch->self->db_path);
   patch->fd = -1;   /* the thread's now: nothing is saved on release */
   patch->completing = TRUE;
 
