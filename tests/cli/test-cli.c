@@ -137,16 +137,6 @@ run_cli (Fixture     *f,
   return g_subprocess_get_if_exited (proc) ? g_subprocess_get_exit_status (proc) : -1;
 }
 
-static char *
-file_sha256_of (const char *path)
-{
-  g_autofree char *data = NULL;
-  gsize size = 0;
-
-  g_assert_true (g_file_get_contents (path, &data, &size, NULL));
-  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) data, size);
-}
-
 static guint
 count_lines (const char *text)
 {
@@ -953,7 +943,7 @@ test_upload_resume (Fixture       *f,
   g_clear_pointer (&err, g_free);
   g_assert_cmpint (run_cli (f, "secret-password", NULL, &out, &err, "--server", url, "--user", "alice",
                             "download", id, out_path, NULL), ==, 0);
-  got_sha = file_sha256_of (out_path);
+  got_sha = natter_test_file_sha256 (out_path);
   g_assert_cmpstr (got_sha, ==, sent_sha);
   history = natter_test_server_history (alice, "general");
   g_assert_cmpuint (history->len, ==, 1);

@@ -2,6 +2,7 @@
 #include "natter-test-util.h"
 
 #include <glib/gstdio.h>
+#include <stdio.h>
 
 gboolean
 natter_test_tick (gpointer data)
@@ -44,6 +45,58 @@ natter_test_rm_rf (const char *path)
         }
     }
   g_rmdir (path);
+}
+
+#define BLOCK_BYTES (1024 * 1024)
+
+GFile *
+natter_test_make_file (const char  *dir,
+                       const char  *name,
+                       gsize        size,
+                       char       **out_sha256)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_autoptr(GChecksum) sha = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autofree guint32 *block = g_malloc (BLOCK_BYTES);
+  guint32 x = (guint32) size | 1;
+  FILE *out = fopen (path, "wb");
+  gsize left = size;
+
+  g_assert_nonnull (out);
+  while (left > 0)
+    {
+      gsize n = MIN (left, (gsize) BLOCK_BYTES);
+
+      for (gsize i = 0; i < BLOCK_BYTES / 4; i++)
+        {
+          x ^= x << 13;
+          x ^= x >> 17;
+          x ^= x << 5;
+          block[i] = x;
+        }
+      g_assert_cmpuint (fwrite (block, 1, n, out), ==, n);
+      g_checksum_update (sha, (guchar *) block, n);
+      left -= n;
+    }
+  g_assert_cmpint (fclose (out), ==, 0);
+  *out_sha256 = g_strdup (g_checksum_get_string (sha));
+  return g_file_new_for_path (path);
+}
+
+char *
+natter_test_file_sha256 (const char *path)
+{
+  g_autoptr(GChecksum) sha = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autofree guint8 *buffer = g_malloc (BLOCK_BYTES);
+  FILE *in = fopen (path, "rb");
+  gsize n;
+
+  g_assert_nonnull (in);
+  while ((n = fread (buffer, 1, BLOCK_BYTES, in)) > 0)
+    g_checksum_update (sha, buffer, n);
+  g_assert_false (ferror (in));
+  fclose (in);
+  return g_strdup (g_checksum_get_string (sha));
 }
 
 static void

@@ -57,6 +57,14 @@ void              natter_test_server_free    (NatterTestServer *ts);
 char             *natter_test_mkdtemp        (void);
 void              natter_test_rm_rf          (const char       *path);
 
+/* @dir/@name filled with @size pseudo-random bytes (written 1 MiB at a
+ * time), and their SHA-256 in @out_sha256; and the SHA-256 of a file. */
+GFile            *natter_test_make_file      (const char       *dir,
+                                              const char       *name,
+                                              gsize             size,
+                                              char            **out_sha256);
+char             *natter_test_file_sha256    (const char       *path);
+
 /* A session for @user against @url (memory token store, cache in
  * @cache_dir/<user>.db, or in memory when @cache_dir is NULL), registered
  * (or signed in when @login) and started; waits until it is online. */

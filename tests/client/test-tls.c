@@ -234,36 +234,6 @@ test_trusted_chat (Fixture       *f,
   g_assert_cmpstr (natter_message_get_from (got), ==, "alice");
 }
 
-/* A file of @size bytes in @dir, and its SHA-256. */
-static GFile *
-make_file (const char  *dir,
-           const char  *name,
-           gsize        size,
-           char       **out_sha256)
-{
-  g_autofree char *path = g_build_filename (dir, name, NULL);
-  g_autofree guint8 *data = g_malloc (size);
-  g_autoptr(GError) error = NULL;
-
-  for (gsize i = 0; i < size; i++)
-    data[i] = (guint8) (i * 7 + i / 1021);
-  g_assert_true (g_file_set_contents (path, (const char *) data, size, &error));
-  g_assert_no_error (error);
-  *out_sha256 = g_compute_checksum_for_data (G_CHECKSUM_SHA256, data, size);
-  return g_file_new_for_path (path);
-}
-
-static char *
-file_sha256 (GFile *file)
-{
-  g_autofree char *path = g_file_get_path (file);
-  g_autofree char *data = NULL;
-  gsize size = 0;
-
-  g_assert_true (g_file_get_contents (path, &data, &size, NULL));
-  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) data, size);
-}
-
 static gboolean
 transfer_ended (NatterTransfer *transfer)
 {
@@ -315,7 +285,7 @@ test_trusted_transfer (Fixture       *f,
   natter_test_join (bob, "files");
 
   /* More than one block of the PATCH (1 MiB), and not a round size. */
-  file = make_file (f->dir, "secret.bin", 3 * 1024 * 1024 + 17, &sha);
+  file = natter_test_make_file (f->dir, "secret.bin", 3 * 1024 * 1024 + 17, &sha);
   up = natter_transfer_new_upload (alice, a_room, file, "over https");
   natter_transfer_start (up);
   natter_test_wait_until (transfer_ended (up), 30000);
@@ -331,7 +301,7 @@ test_trusted_transfer (Fixture       *f,
   natter_test_wait_until (transfer_ended (down), 30000);
   g_assert_null (natter_transfer_get_failure (down));
   g_assert_cmpint (natter_transfer_get_state (down), ==, NATTER_TRANSFER_STATE_DONE);
-  got_sha = file_sha256 (destination);
+  got_sha = natter_test_file_sha256 (g_file_peek_path (destination));
   g_assert_cmpstr (got_sha, ==, sha);
 }
 
@@ -363,7 +333,7 @@ test_untrusted_transfer (Fixture       *f,
 
   alice = trusting_session (f, f->ts->url, "alice");
   room = natter_test_join (alice, "files");
-  file = make_file (f->dir, "note.txt", 1000, &sha);
+  file = natter_test_make_file (f->dir, "note.txt", 1000, &sha);
   first = natter_transfer_new_upload (alice, room, file, NULL);
   natter_transfer_start (first);
   natter_test_wait_until (transfer_ended (first), 30000);
@@ -394,7 +364,7 @@ test_untrusted_transfer (Fixture       *f,
   /* An upload under way when the CA is dropped: paused and resumed, it
    * asks again (HEAD, PATCH on a new connection) and is refused too. */
   natter_session_set_tls_database (alice, f->ca_database);
-  big = make_file (f->dir, "big.bin", 8 * 1024 * 1024, &big_sha);
+  big = natter_test_make_file (f->dir, "big.bin", 8 * 1024 * 1024, &big_sha);
   cut = natter_transfer_new_upload (alice, room, big, "never sent either");
   natter_transfer_start (cut);
   natter_test_wait_until (natter_transfer_get_bytes (cut) > 0 || transfer_ended (cut), 20000);

@@ -44,57 +44,6 @@ teardown (Fixture       *f,
   g_free (f->files_dir);
 }
 
-/* A file of @size pseudo-random bytes, written 1 MiB at a time; returns
- * it and its SHA-256. */
-static GFile *
-make_file (Fixture    *f,
-           const char *name,
-           gsize       size,
-           char      **out_sha256)
-{
-  g_autofree char *path = g_build_filename (f->files_dir, name, NULL);
-  g_autoptr(GChecksum) sha = g_checksum_new (G_CHECKSUM_SHA256);
-  g_autofree guint32 *block = g_malloc (MiB);
-  guint32 x = (guint32) size | 1;
-  FILE *out = fopen (path, "wb");
-  gsize left = size;
-
-  g_assert_nonnull (out);
-  while (left > 0)
-    {
-      gsize n = MIN (left, (gsize) MiB);
-
-      for (gsize i = 0; i < MiB / 4; i++)
-        {
-          x ^= x << 13;
-          x ^= x >> 17;
-          x ^= x << 5;
-          block[i] = x;
-        }
-      g_assert_cmpuint (fwrite (block, 1, n, out), ==, n);
-      g_checksum_update (sha, (guchar *) block, n);
-      left -= n;
-    }
-  g_assert_cmpint (fclose (out), ==, 0);
-  *out_sha256 = g_strdup (g_checksum_get_string (sha));
-  return g_file_new_for_path (path);
-}
-
-static char *
-file_sha256 (GFile *file)
-{
-  g_autoptr(GChecksum) sha = g_checksum_new (G_CHECKSUM_SHA256);
-  g_autoptr(GFileInputStream) in = g_file_read (file, NULL, NULL);
-  g_autofree guint8 *buffer = g_malloc (MiB);
-  gssize n;
-
-  g_assert_nonnull (in);
-  while ((n = g_input_stream_read (G_INPUT_STREAM (in), buffer, MiB, NULL, NULL)) > 0)
-    g_checksum_update (sha, buffer, n);
-  g_assert_cmpint (n, ==, 0);
-  return g_strdup (g_checksum_get_string (sha));
-}
-
 /* Messages in @room's timeline that carry the file @file_id. */
 static guint
 count_file_messages (NatterRoom *room,
@@ -170,7 +119,7 @@ test_upload_download (Fixture       *f,
   NatterRoom *a_room = natter_test_join (alice, "files");
   NatterRoom *b_room = natter_test_join (bob, "files");
   g_autofree char *sha = NULL;
-  g_autoptr(GFile) file = make_file (f, "report.bin", 20 * MiB + 3, &sha);
+  g_autoptr(GFile) file = natter_test_make_file (f->files_dir, "report.bin", 20 * MiB + 3, &sha);
   g_autoptr(NatterTransfer) up = natter_transfer_new_upload (alice, a_room, file, "the report");
   g_autoptr(NatterTransfer) down = NULL;
   g_autoptr(NatterTransfer) again = NULL;
@@ -218,7 +167,7 @@ test_upload_download (Fixture       *f,
   natter_test_wait_until (is_done (down), 30000);
   g_assert_cmpuint (progress.notifies, >, 10);
   g_assert_false (progress.backwards);
-  got_sha = file_sha256 (natter_transfer_get_file (down));
+  got_sha = natter_test_file_sha256 (g_file_peek_path (natter_transfer_get_file (down)));
   g_assert_cmpstr (got_sha, ==, sha);
 
   /* A second download of the same id is served by the cache at once. */
@@ -240,7 +189,7 @@ test_resume_after_restart (Fixture       *f,
   NatterRoom *a_room = natter_test_join (alice, "files");
   NatterRoom *b_room = natter_test_join (bob, "files");
   g_autofree char *sha = NULL;
-  g_autoptr(GFile) file = make_file (f, "big.bin", 96 * MiB, &sha);
+  g_autoptr(GFile) file = natter_test_make_file (f->files_dir, "big.bin", 96 * MiB, &sha);
   g_autoptr(NatterTransfer) up = natter_transfer_new_upload (alice, a_room, file, "big one");
   g_autoptr(NatterTransfer) down = NULL;
   g_autofree char *got_sha = NULL;
@@ -269,7 +218,7 @@ test_resume_after_restart (Fixture       *f,
   down = natter_transfer_new_download_id (bob, natter_transfer_get_file_id (up), "big.bin", NULL);
   natter_transfer_start (down);
   natter_test_wait_until (is_done (down), 60000);
-  got_sha = file_sha256 (natter_transfer_get_file (down));
+  got_sha = natter_test_file_sha256 (g_file_peek_path (natter_transfer_get_file (down)));
   g_assert_cmpstr (got_sha, ==, sha);
 
   natter_session_stop (alice);
@@ -301,7 +250,7 @@ test_resume_after_client_restart (Fixture       *f,
   gint64 total = 64 * MiB + 5, resumed_at;
 
   natter_test_join (alice, "files");
-  file = make_file (f, "restart.bin", total, &sha);
+  file = natter_test_make_file (f->files_dir, "restart.bin", total, &sha);
   up = natter_transfer_new_upload (alice, natter_session_lookup_room (alice, "files"), file,
                                    "after the restart");
   natter_transfer_start (up);
@@ -347,7 +296,7 @@ test_resume_after_client_restart (Fixture       *f,
   down = natter_transfer_new_download_id (bob, file_id, "restart.bin", NULL);
   natter_transfer_start (down);
   natter_test_wait_until (is_done (down), 60000);
-  got_sha = file_sha256 (natter_transfer_get_file (down));
+  got_sha = natter_test_file_sha256 (g_file_peek_path (natter_transfer_get_file (down)));
   g_assert_cmpstr (got_sha, ==, sha);
 
   /* Bob restarts too: the finished download is found, not fetched. */
@@ -375,7 +324,7 @@ test_restart_after_message_sent (Fixture       *f,
   NatterSession *alice = natter_test_session_new (f->ts->url, "alice", f->cache_dir, FALSE);
   g_autoptr(NatterSession) alice2 = NULL;
   g_autofree char *sha = NULL;
-  g_autoptr(GFile) file = make_file (f, "twice.bin", MiB + 3, &sha);
+  g_autoptr(GFile) file = natter_test_make_file (f->files_dir, "twice.bin", MiB + 3, &sha);
   g_autofree char *path = g_file_get_path (file);
   g_autoptr(NatterTransfer) up = NULL;
   g_autoptr(GError) error = NULL;
@@ -432,7 +381,7 @@ test_paused_survives_client_restart (Fixture       *f,
   NatterSession *alice = natter_test_session_new (f->ts->url, "alice", f->cache_dir, FALSE);
   g_autoptr(NatterSession) alice2 = NULL;
   g_autofree char *sha = NULL;
-  g_autoptr(GFile) file = make_file (f, "paused.bin", 48 * MiB, &sha);
+  g_autoptr(GFile) file = natter_test_make_file (f->files_dir, "paused.bin", 48 * MiB, &sha);
   g_autoptr(NatterTransfer) up = NULL;
   g_autoptr(NatterTransfer) restored = NULL;
   g_autoptr(NatterTransfer) down = NULL;
@@ -463,7 +412,7 @@ test_paused_survives_client_restart (Fixture       *f,
   down = natter_transfer_new_download_id (alice2, natter_transfer_get_file_id (restored), NULL, NULL);
   natter_transfer_start (down);
   natter_test_wait_until (is_done (down), 30000);
-  got_sha = file_sha256 (natter_transfer_get_file (down));
+  got_sha = natter_test_file_sha256 (g_file_peek_path (natter_transfer_get_file (down)));
   g_assert_cmpstr (got_sha, ==, sha);
   natter_session_stop (alice2);
 }
@@ -477,7 +426,7 @@ test_queued_survives_client_restart (Fixture       *f,
   NatterSession *alice = natter_test_session_new (f->ts->url, "alice", f->cache_dir, FALSE);
   g_autoptr(NatterSession) alice2 = NULL;
   g_autofree char *sha = NULL;
-  g_autoptr(GFile) file = make_file (f, "queued.bin", 3 * MiB + 1, &sha);
+  g_autoptr(GFile) file = natter_test_make_file (f->files_dir, "queued.bin", 3 * MiB + 1, &sha);
   NatterTransfer *up;
   NatterTransfer *restored;
   g_autoptr(NatterTransfer) down = NULL;
@@ -512,7 +461,7 @@ test_queued_survives_client_restart (Fixture       *f,
   g_object_unref (restored);
   natter_transfer_start (down);
   natter_test_wait_until (is_done (down), 30000);
-  got_sha = file_sha256 (natter_transfer_get_file (down));
+  got_sha = natter_test_file_sha256 (g_file_peek_path (natter_transfer_get_file (down)));
   g_assert_cmpstr (got_sha, ==, sha);
   natter_session_stop (alice2);
 }
@@ -526,7 +475,7 @@ test_offline_start (Fixture       *f,
   NatterRoom *a_room = natter_test_join (alice, "files");
   NatterRoom *b_room = natter_test_join (bob, "files");
   g_autofree char *sha = NULL;
-  g_autoptr(GFile) file = make_file (f, "offline.bin", 1000, &sha);
+  g_autoptr(GFile) file = natter_test_make_file (f->files_dir, "offline.bin", 1000, &sha);
   g_autoptr(NatterTransfer) up = NULL;
 
   natter_test_server_stop (f->ts);
@@ -556,7 +505,7 @@ test_pause_resume (Fixture       *f,
   g_autoptr(NatterSession) alice = natter_test_session_new (f->ts->url, "alice", f->cache_dir, FALSE);
   NatterRoom *a_room = natter_test_join (alice, "files");
   g_autofree char *sha = NULL;
-  g_autoptr(GFile) file = make_file (f, "paused.bin", 64 * MiB, &sha);
+  g_autoptr(GFile) file = natter_test_make_file (f->files_dir, "paused.bin", 64 * MiB, &sha);
   g_autoptr(NatterTransfer) up = natter_transfer_new_upload (alice, a_room, file, NULL);
   g_autoptr(NatterTransfer) down = NULL;
   g_autofree char *got_sha = NULL;
@@ -579,7 +528,7 @@ test_pause_resume (Fixture       *f,
   down = natter_transfer_new_download_id (alice, natter_transfer_get_file_id (up), NULL, NULL);
   natter_transfer_start (down);
   natter_test_wait_until (is_done (down), 30000);
-  got_sha = file_sha256 (natter_transfer_get_file (down));
+  got_sha = natter_test_file_sha256 (g_file_peek_path (natter_transfer_get_file (down)));
   g_assert_cmpstr (got_sha, ==, sha);
   natter_session_stop (alice);
 }
