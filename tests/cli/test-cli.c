@@ -617,6 +617,24 @@ test_files (Fixture       *f,
 #undef RESET
 }
 
+/* A TLS server whose certificate comes from a new private CA made in
+ * @dir (the CA's certificate in @out_ca); NULL, with the test skipped,
+ * where openssl is missing. */
+static NatterTestServer *
+private_ca_server_new (const char  *dir,
+                       char       **out_ca)
+{
+  g_autofree char *cert = NULL;
+  g_autofree char *key = NULL;
+
+  if (!natter_test_make_ca_and_certificate (dir, out_ca, &cert, &key))
+    {
+      g_test_skip ("openssl is needed to make a CA");
+      return NULL;
+    }
+  return natter_test_server_new_tls (cert, key);
+}
+
 /* A server whose certificate comes from a CA the system does not know:
  * register and sign-in stop at once with exit status 7 and one line that
  * names the host and the reason, not a generic "unreachable". */
@@ -626,17 +644,13 @@ test_untrusted_certificate (Fixture       *f,
 {
   g_autofree char *dir = natter_test_mkdtemp ();
   g_autofree char *ca = NULL;
-  g_autofree char *cert = NULL;
-  g_autofree char *key = NULL;
-  NatterTestServer *tls;
+  NatterTestServer *tls = private_ca_server_new (dir, &ca);
 
-  if (!natter_test_make_ca_and_certificate (dir, &ca, &cert, &key))
+  if (tls == NULL)
     {
       natter_test_rm_rf (dir);
-      g_test_skip ("openssl is needed to make a CA");
       return;
     }
-  tls = natter_test_server_new_tls (cert, key);
 
   {
     g_autofree char *err = NULL;
@@ -672,8 +686,6 @@ test_ca_file (Fixture       *f,
 {
   g_autofree char *dir = natter_test_mkdtemp ();
   g_autofree char *ca = NULL;
-  g_autofree char *cert = NULL;
-  g_autofree char *key = NULL;
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
   g_autofree char *in_path = g_build_filename (dir, "plan.txt", NULL);
@@ -684,22 +696,20 @@ test_ca_file (Fixture       *f,
   g_autofree char *sent = NULL;
   g_autofree char *got = NULL;
   gsize sent_len, got_len;
-  NatterTestServer *tls;
-  GString *content = g_string_new (NULL);
+  NatterTestServer *tls = private_ca_server_new (dir, &ca);
+  GString *content;
 
-  if (!natter_test_make_ca_and_certificate (dir, &ca, &cert, &key))
+  if (tls == NULL)
     {
       natter_test_rm_rf (dir);
-      g_string_free (content, TRUE);
-      g_test_skip ("openssl is needed to make a CA");
       return;
     }
-  tls = natter_test_server_new_tls (cert, key);
 
 #define CLI(...) run_cli (f, "pass-alice", NULL, &out, &err, "--server", tls->url, __VA_ARGS__, NULL)
 #define RESET() G_STMT_START { g_clear_pointer (&out, g_free); g_clear_pointer (&err, g_free); } G_STMT_END
 
   /* 1.5 MiB: the upload's PATCH takes more than one block. */
+  content = g_string_new (NULL);
   for (guint i = 0; i < 1536 * 1024; i++)
     g_string_append_c (content, (char) ('a' + i % 26));
   g_assert_true (g_file_set_contents (in_path, content->str, content->len, NULL));
@@ -767,18 +777,14 @@ test_saved_token_untrusted (Fixture       *f,
 {
   g_autofree char *dir = natter_test_mkdtemp ();
   g_autofree char *ca = NULL;
-  g_autofree char *cert = NULL;
-  g_autofree char *key = NULL;
   g_autofree char *out = NULL;
-  NatterTestServer *tls;
+  NatterTestServer *tls = private_ca_server_new (dir, &ca);
 
-  if (!natter_test_make_ca_and_certificate (dir, &ca, &cert, &key))
+  if (tls == NULL)
     {
       natter_test_rm_rf (dir);
-      g_test_skip ("openssl is needed to make a CA");
       return;
     }
-  tls = natter_test_server_new_tls (cert, key);
   g_assert_cmpint (run_cli (f, "pass-erin", NULL, NULL, NULL, "--server", tls->url, "--ca-file", ca,
                             "register", "erin", NULL), ==, 0);
 
